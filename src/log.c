@@ -206,16 +206,19 @@ static void redact_headers(char *s)
         size_t nl = strlen(names[n]);
         for (char *p = s; (p = strcasestr(p, names[n])) != NULL;) {
             char *v = p + nl;
-            while (*v == ' ' || *v == '\t')
+            while (*v == ' ' || *v == '\t' || *v == '"')
                 v++;
             if (*v != ':' && *v != '=') {
                 p += nl;
                 continue;
             }
+            /* "Name: value" runs to the end of the line; "name=value" (query, JSON-ish) to
+             * the next separator. */
+            const char *stop = *v == ':' ? "\r\n\"" : "\r\n\",& ";
             v++;
             while (*v == ' ' || *v == '\t' || *v == '"')
                 v++;
-            size_t len = strcspn(v, "\r\n\",&");
+            size_t len = strcspn(v, stop);
             if (len && strncmp(v, redacted, sizeof(redacted) - 1) != 0)
                 mask_span(s, (size_t)(v - s), len);
             p = v;
@@ -345,8 +348,7 @@ void tad_log_write(enum tad_log_level level, const struct tad_log_kv *kv, size_t
     tad_buf_init(&b, 0);
     int json = out_format == TAD_LOG_FMT_JSON;
     if (json) {
-        putf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
-                              level_names[level]);
+        putf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
         json_escape(&b, msg);
         putch(&b, '"');
     } else {

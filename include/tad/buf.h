@@ -33,7 +33,10 @@ struct tad_buf {
     size_t cap; /* 0 = unlimited */
 };
 
-#define TAD_BUF_INIT {NULL, 0, 0, 0}
+#define TAD_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 void tad_buf_init(struct tad_buf *b, size_t cap);
 /* Frees the storage. The buffer can be used again afterwards (empty, same cap). */

@@ -16,7 +16,12 @@
 #include "tad/error.h"
 
 enum tad_log_level { TAD_LOG_DEBUG = 0, TAD_LOG_INFO, TAD_LOG_WARN, TAD_LOG_ERROR };
-enum tad_log_format { TAD_LOG_FMT_AUTO = 0, TAD_LOG_FMT_TEXT, TAD_LOG_FMT_JSON, TAD_LOG_FMT_JOURNAL };
+enum tad_log_format {
+    TAD_LOG_FMT_AUTO = 0,
+    TAD_LOG_FMT_TEXT,
+    TAD_LOG_FMT_JSON,
+    TAD_LOG_FMT_JOURNAL
+};
 
 /* Field names are fixed: the journal gets the upper-case name (S3_KEY=...), JSON and text the
  * lower-case one (s3_key). */
@@ -82,10 +87,10 @@ void tad_log_write(enum tad_log_level level, const struct tad_log_kv *kv, size_t
 /* Where lines go in text/JSON mode (default stderr); tests point it at a pipe or file. */
 void tad_log_set_fd(int fd);
 
-#define TAD_LOG_(lvl, kv, nkv, ...)                                                             \
-    do {                                                                                       \
-        if ((int)(lvl) >= tad_log_min_level)                                                   \
-            tad_log_write((lvl), (kv), (nkv), __VA_ARGS__);                                    \
+#define TAD_LOG_(lvl, kv, nkv, ...)                                                                \
+    do {                                                                                           \
+        if ((int)(lvl) >= tad_log_min_level)                                                       \
+            tad_log_write((lvl), (kv), (nkv), __VA_ARGS__);                                        \
     } while (0)
 
 #define log_debug(...) TAD_LOG_(TAD_LOG_DEBUG, NULL, 0, __VA_ARGS__)

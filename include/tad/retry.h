@@ -27,7 +27,10 @@ struct tad_retry_policy {
     unsigned max_ms;       /* cap on any single delay */
 };
 
-#define TAD_RETRY_POLICY_DEFAULT {5, 500, 60000}
+#define TAD_RETRY_POLICY_DEFAULT                                                                   \
+    {                                                                                              \
+        5, 500, 60000                                                                              \
+    }
 
 /* Delay before the next try after `failures` failed attempts (1 = after the first failure):
  * uniform in [0, min(max_ms, base_ms * 2^(failures-1))]. rng NULL = tad_rng_default(). */
