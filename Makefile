@@ -51,6 +51,8 @@ TOOL_SRCS  := $(wildcard tools/*.c)
 TOOLS      := $(TOOL_SRCS:tools/%.c=$(BUILD)/%)
 TEST_SRCS  := $(wildcard tests/unit/t_*.c)
 TESTS      := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRCS := $(wildcard tests/integration/it_*.c)
+ITESTS     := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/itests/%)
 TEST_SUPPORT_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/%.o)
 
@@ -77,21 +79,25 @@ $(TESTS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
+$(ITESTS): $(BUILD)/itests/%: $(BUILD)/tests/integration/%.o $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
 deps:
 	@scripts/install-deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all $(TESTS)
+	@$(MAKE) --no-print-directory all $(TESTS) $(ITESTS)
 	@BUILD=$(BUILD) scripts/run-tests.sh
 
 check-unit: all $(TESTS)
 	@BUILD=$(BUILD) scripts/run-tests.sh unit
 
-check-integration: all
+check-integration: all $(ITESTS)
 	@BUILD=$(BUILD) scripts/run-tests.sh integration
 
 check-asan: deps
-	@$(MAKE) --no-print-directory SAN=1 all $(TESTS:$(BUILD)/%=build-asan/%)
+	@$(MAKE) --no-print-directory SAN=1 all $(TESTS:$(BUILD)/%=build-asan/%) $(ITESTS:$(BUILD)/%=build-asan/%)
 	@BUILD=build-asan SAN=1 scripts/run-tests.sh
 
 crosscheck: all
