@@ -10,21 +10,23 @@
 # written); crashing inputs to build-fuzz/artifacts/<name>/; logs to build-fuzz/logs/.
 # Exit status: 0 if every target built and ran clean, 1 if one crashed, 2 if a build failed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 SECS=${FUZZ_SECONDS:-30}
 CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
-PKGS="libcurl jansson libcrypto yaml-0.1 libsystemd libmicrohttpd zlib"
+PKGS=(libcurl jansson libcrypto yaml-0.1 libsystemd libmicrohttpd zlib)
 
-if ! pkg_cflags=$(pkg-config --cflags $PKGS) || ! pkg_libs=$(pkg-config --libs $PKGS); then
-    echo "fuzz: pkg-config cannot find the dependencies ($PKGS)" >&2
+if ! pkg_cflags=$(pkg-config --cflags "${PKGS[@]}") || ! pkg_libs=$(pkg-config --libs "${PKGS[@]}"); then
+    echo "fuzz: pkg-config cannot find the dependencies (${PKGS[*]})" >&2
     exit 2
 fi
 common=(-std=c17 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer
         -fno-sanitize-recover=undefined -Wall -Wextra -Iinclude -DTAD_VERSION='"fuzz"')
 # library code gets coverage instrumentation but no libFuzzer main
+# shellcheck disable=SC2054 # the commas belong to the flag
 libflags=("${common[@]}" -fsanitize=fuzzer-no-link,address,undefined)
+# shellcheck disable=SC2054
 tgtflags=("${common[@]}" -fsanitize=fuzzer,address,undefined)
 
 if [ $# -gt 0 ]; then
@@ -46,7 +48,12 @@ mkdir -p "$OUT/obj" "$OUT/logs"
 
 # library objects, rebuilt when the source or any header is newer
 objs=()
-newest_header=$(ls -t include/tad/*.h 2>/dev/null | head -1)
+newest_header=
+for h in include/tad/*.h; do
+    if [ -z "$newest_header" ] || [ "$h" -nt "$newest_header" ]; then
+        newest_header=$h
+    fi
+done
 for src in src/*.c; do
     [ "$src" = src/main.c ] && continue
     obj=$OUT/obj/$(basename "${src%.c}").o
@@ -97,7 +104,7 @@ for name in "${names[@]}"; do
         tail -40 "$log" | sed 's/^/    /' >&2
         rc=1
     else
-        echo "fuzz: $name ok (${runs:-?} runs, ${cov:-cov: ?}, corpus $(ls "$corpus" | wc -l) files)"
+        echo "fuzz: $name ok (${runs:-?} runs, ${cov:-cov: ?}, corpus $(find "$corpus" -type f | wc -l) files)"
     fi
 done
 exit $rc

@@ -158,7 +158,8 @@ static tad_err container_fetch(void *vctx, struct tad_aws_creds **ret, struct ta
         goto out;
     if (!ctx->http) {
         struct tad_http_opts ho = {.connect_timeout_ms = CONTAINER_TIMEOUT_MS,
-                                   .total_timeout_ms = CONTAINER_TIMEOUT_MS};
+                                   .total_timeout_ms = CONTAINER_TIMEOUT_MS,
+                                   .no_proxy = true};
         e = tad_http_new(&ho, &ctx->http);
         if (e != TAD_OK)
             goto out;

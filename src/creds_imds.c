@@ -96,7 +96,8 @@ static tad_err ensure_http(struct imds_ctx *ctx)
     if (ctx->http)
         return TAD_OK;
     struct tad_http_opts ho = {.connect_timeout_ms = (long)ctx->timeout_ms,
-                               .total_timeout_ms = (long)ctx->timeout_ms};
+                               .total_timeout_ms = (long)ctx->timeout_ms,
+                               .no_proxy = true};
     return tad_http_new(&ho, &ctx->http);
 }
 

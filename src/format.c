@@ -153,3 +153,9 @@ bool tad_format_header_matches(enum tad_format f, const char *cell, size_t len)
             return true;
     return false;
 }
+
+const char *const *tad_format_header_names(enum tad_format f)
+{
+    static const char *const none[] = {NULL};
+    return valid(f) ? formats[f].headers : none;
+}

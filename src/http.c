@@ -44,6 +44,7 @@ struct tad_http {
     struct curl_slist *connect_to; /* owned */
     const atomic_int *cancel;
     bool debug_trace;
+    bool no_proxy;
 };
 
 _Static_assert(sizeof(((struct tad_http_response *)0)->error) >= CURL_ERROR_SIZE,
@@ -181,6 +182,7 @@ tad_err tad_http_new(const struct tad_http_opts *opts, struct tad_http **ret)
     h->total_timeout_ms = opts->total_timeout_ms > 0 ? opts->total_timeout_ms : 0;
     h->cancel = opts->cancel;
     h->debug_trace = opts->debug_trace;
+    h->no_proxy = opts->no_proxy;
     if (opts->ca_bundle && *opts->ca_bundle) {
         h->ca_bundle = strdup(opts->ca_bundle);
         if (!h->ca_bundle)
@@ -794,6 +796,8 @@ static tad_err configure(struct tad_http *h, struct xfer *x, struct curl_slist *
         SETOPT(CURLOPT_CAINFO, h->ca_bundle);
     if (h->connect_to)
         SETOPT(CURLOPT_CONNECT_TO, h->connect_to);
+    if (h->no_proxy)
+        SETOPT(CURLOPT_NOPROXY, "*");
     SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
     SETOPT(CURLOPT_HEADERDATA, x);
     SETOPT(CURLOPT_WRITEFUNCTION, write_cb);

@@ -19,7 +19,8 @@
 #define ALGO "AWS4-HMAC-SHA256"
 #define MAX_NAME 64    /* region / service */
 #define MAX_SECRET 128 /* longer secrets are not cached */
-#define CACHE_SLOTS 64
+#define CACHE_SETS 32  /* set-associative: hash picks the set */
+#define CACHE_WAYS 4
 
 /* ---- crypto primitives ---- */
 
@@ -44,15 +45,16 @@ static int crypto_ready(void)
 struct crypto_ctx {
     EVP_MAC_CTX *mac;
     EVP_MD_CTX *md;
+    int *mac_keyed; /* the MAC context holds the key in *mac_key */
+    unsigned char *mac_key;
 };
 
 static int crypto_ctx_get(struct tad_sigv4_result *r, struct crypto_ctx *cc)
 {
     if (!r->priv_mac) {
         char digest[] = "SHA256";
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-            OSSL_PARAM_construct_end()};
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
         EVP_MAC_CTX *m = EVP_MAC_CTX_new(hmac_alg);
         if (!m)
             return 0;
@@ -69,6 +71,8 @@ static int crypto_ctx_get(struct tad_sigv4_result *r, struct crypto_ctx *cc)
     }
     cc->mac = r->priv_mac;
     cc->md = r->priv_md;
+    cc->mac_keyed = &r->priv_mac_keyed;
+    cc->mac_key = r->priv_mac_key;
     return 1;
 }
 
@@ -84,14 +88,31 @@ static int hmac_sha256(struct crypto_ctx *cc, const void *key, size_t klen, cons
                        size_t dlen, unsigned char out[32])
 {
     size_t n = 0;
+    *cc->mac_keyed = 0;
     return EVP_MAC_init(cc->mac, key, klen, NULL) == 1 &&
            EVP_MAC_update(cc->mac, data, dlen) == 1 && EVP_MAC_final(cc->mac, out, &n, 32) == 1 &&
            n == 32;
 }
 
+/* HMAC with a 32-byte signing key; re-keys the context only when the key changed. */
+static int hmac_signing(struct crypto_ctx *cc, const unsigned char key[32], const void *data,
+                        size_t dlen, unsigned char out[32])
+{
+    size_t n = 0;
+    int same = *cc->mac_keyed && CRYPTO_memcmp(cc->mac_key, key, 32) == 0;
+    *cc->mac_keyed = 0;
+    if (EVP_MAC_init(cc->mac, same ? NULL : key, same ? 0 : 32, NULL) != 1 ||
+        EVP_MAC_update(cc->mac, data, dlen) != 1 || EVP_MAC_final(cc->mac, out, &n, 32) != 1 ||
+        n != 32)
+        return 0;
+    memcpy(cc->mac_key, key, 32);
+    *cc->mac_keyed = 1;
+    return 1;
+}
+
 /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request") */
-static int derive_key(struct crypto_ctx *cc, const char *secret, size_t slen, const char *date8, const char *region,
-                      const char *service, unsigned char out[32])
+static int derive_key(struct crypto_ctx *cc, const char *secret, size_t slen, const char *date8,
+                      const char *region, const char *service, unsigned char out[32])
 {
     int ok = 0;
     unsigned char k[32], local[MAX_SECRET + 4];
@@ -129,7 +150,7 @@ struct cache_slot {
 struct tad_sigv4_key_cache {
     pthread_mutex_t mu;
     uint64_t tick, hits, misses;
-    struct cache_slot slot[CACHE_SLOTS];
+    struct cache_slot slot[CACHE_SETS][CACHE_WAYS];
 };
 
 tad_err tad_sigv4_key_cache_new(struct tad_sigv4_key_cache **out)
@@ -154,8 +175,7 @@ void tad_sigv4_key_cache_free(struct tad_sigv4_key_cache *cache)
     free(cache);
 }
 
-void tad_sigv4_key_cache_stats(struct tad_sigv4_key_cache *cache, uint64_t *hits,
-                               uint64_t *misses)
+void tad_sigv4_key_cache_stats(struct tad_sigv4_key_cache *cache, uint64_t *hits, uint64_t *misses)
 {
     uint64_t h = 0, m = 0;
     if (cache) {
@@ -180,16 +200,17 @@ static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
     return h ^ 0xff; /* separator */
 }
 
-static int slot_matches(const struct cache_slot *s, uint64_t hash, const char *secret,
-                        size_t slen, const char *date8, const char *region, const char *service)
+static int slot_matches(const struct cache_slot *s, uint64_t hash, const char *secret, size_t slen,
+                        const char *date8, const char *region, const char *service)
 {
     return s->used && s->hash == hash && s->secret_len == slen && memcmp(s->date, date8, 8) == 0 &&
            strcmp(s->region, region) == 0 && strcmp(s->service, service) == 0 &&
            CRYPTO_memcmp(s->secret, secret, slen) == 0;
 }
 
-static int signing_key(struct crypto_ctx *cc, struct tad_sigv4_key_cache *c, const char *secret, const char *date8,
-                       const char *region, const char *service, unsigned char out[32])
+static int signing_key(struct crypto_ctx *cc, struct tad_sigv4_key_cache *c, const char *secret,
+                       const char *date8, const char *region, const char *service,
+                       unsigned char out[32])
 {
     size_t slen = strlen(secret);
     if (!c || slen > MAX_SECRET)
@@ -200,10 +221,11 @@ static int signing_key(struct crypto_ctx *cc, struct tad_sigv4_key_cache *c, con
     hash = fnv1a(hash, region, strlen(region));
     hash = fnv1a(hash, service, strlen(service));
 
+    struct cache_slot *set = c->slot[hash % CACHE_SETS];
     pthread_mutex_lock(&c->mu);
     c->tick++;
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        struct cache_slot *s = &c->slot[i];
+    for (int i = 0; i < CACHE_WAYS; i++) {
+        struct cache_slot *s = &set[i];
         if (slot_matches(s, hash, secret, slen, date8, region, service)) {
             memcpy(out, s->key, 32);
             s->last_use = c->tick;
@@ -220,9 +242,9 @@ static int signing_key(struct crypto_ctx *cc, struct tad_sigv4_key_cache *c, con
         return 0;
 
     pthread_mutex_lock(&c->mu);
-    struct cache_slot *victim = &c->slot[0];
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        struct cache_slot *s = &c->slot[i];
+    struct cache_slot *victim = &set[0];
+    for (int i = 0; i < CACHE_WAYS; i++) {
+        struct cache_slot *s = &set[i];
         if (slot_matches(s, hash, secret, slen, date8, region, service)) {
             victim = s; /* another thread stored it meanwhile */
             break;
@@ -257,17 +279,15 @@ static const char hexdig[] = "0123456789ABCDEF";
 
 /* 1 = unreserved (A-Za-z0-9-_.~), 2 = '/' */
 static const unsigned char uri_class[256] = {
-    ['-'] = 1, ['_'] = 1, ['.'] = 1, ['~'] = 1, ['/'] = 2,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
+    ['-'] = 1, ['_'] = 1, ['.'] = 1, ['~'] = 1, ['/'] = 2, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1,
+    ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
+    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,
+    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1,
+    ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
+    ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 tad_err tad_uri_encode(struct tad_buf *out, const char *s, size_t len, bool keep_slash)
@@ -352,17 +372,27 @@ struct name {
     const char *s;
     size_t len;
 };
-#define NAME(x) {x, sizeof(x) - 1}
+#define NAME(x)                                                                                    \
+    {                                                                                              \
+        x, sizeof(x) - 1                                                                           \
+    }
 
 /* Headers the SDKs never sign (union of the botocore and aws-c-auth skip lists). */
 static const struct name skipped_headers[] = {
-    NAME("connection"),         NAME("expect"),
-    NAME("keep-alive"),         NAME("proxy-authenticate"),
-    NAME("proxy-authorization"), NAME("te"),
-    NAME("trailer"),            NAME("transfer-encoding"),
-    NAME("upgrade"),            NAME("user-agent"),
-    NAME("x-amzn-trace-id"),    NAME("sec-websocket-key"),
-    NAME("sec-websocket-protocol"), NAME("sec-websocket-version"),
+    NAME("connection"),
+    NAME("expect"),
+    NAME("keep-alive"),
+    NAME("proxy-authenticate"),
+    NAME("proxy-authorization"),
+    NAME("te"),
+    NAME("trailer"),
+    NAME("transfer-encoding"),
+    NAME("upgrade"),
+    NAME("user-agent"),
+    NAME("x-amzn-trace-id"),
+    NAME("sec-websocket-key"),
+    NAME("sec-websocket-protocol"),
+    NAME("sec-websocket-version"),
 };
 
 /* Headers the signer adds itself. */
@@ -612,6 +642,37 @@ static tad_err add_amz_param(struct tad_sigv4_result *r, size_t *nq, const char 
     return add_qent(r, nq, koff, klen, voff, qb->len - voff);
 }
 
+/* Appends s decoded and then strictly re-encoded; strings that are already strict (only
+ * unreserved bytes and upper-case %XX) are copied as they are. */
+static tad_err reencode(struct tad_buf *out, struct tad_buf *tmp, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (uri_class[c] & 1) {
+            i++;
+            continue;
+        }
+        if (c != '%' || i + 2 >= len ||
+            !((s[i + 1] >= '0' && s[i + 1] <= '9') || (s[i + 1] >= 'A' && s[i + 1] <= 'F')) ||
+            !((s[i + 2] >= '0' && s[i + 2] <= '9') || (s[i + 2] >= 'A' && s[i + 2] <= 'F')))
+            break;
+        /* %XX of an unreserved byte would be decoded to the byte itself: not strict. */
+        unsigned char d = (unsigned char)((hexval((unsigned char)s[i + 1]) << 4) |
+                                          hexval((unsigned char)s[i + 2]));
+        if (uri_class[d] & 1)
+            break;
+        i += 3;
+    }
+    if (i == len)
+        return tad_buf_append(out, s, len);
+    tad_buf_reset(tmp);
+    tad_err e = tad_uri_decode(tmp, s, len);
+    if (e == TAD_OK)
+        e = tad_uri_encode(out, tmp->data ? tmp->data : "", tmp->len, false);
+    return e;
+}
+
 static tad_err parse_query(struct tad_sigv4_result *r, size_t *nq, const char *q)
 {
     struct tad_buf *qb = &r->priv_qbuf, *tmp = &r->priv_tmp;
@@ -625,14 +686,10 @@ static tad_err parse_query(struct tad_sigv4_result *r, size_t *nq, const char *q
             const char *v = eq ? eq + 1 : q + seglen;
             size_t vlen = eq ? seglen - klen - 1 : 0;
             size_t koff = qb->len;
-            tad_buf_reset(tmp);
-            if ((e = tad_uri_decode(tmp, q, klen)) != TAD_OK ||
-                (e = tad_uri_encode(qb, tmp->data ? tmp->data : "", tmp->len, false)) != TAD_OK)
+            if ((e = reencode(qb, tmp, q, klen)) != TAD_OK)
                 return e;
             size_t voff = qb->len;
-            tad_buf_reset(tmp);
-            if ((e = tad_uri_decode(tmp, v, vlen)) != TAD_OK ||
-                (e = tad_uri_encode(qb, tmp->data ? tmp->data : "", tmp->len, false)) != TAD_OK)
+            if ((e = reencode(qb, tmp, v, vlen)) != TAD_OK)
                 return e;
             if ((e = add_qent(r, nq, koff, voff - koff, voff, qb->len - voff)) != TAD_OK)
                 return e;
@@ -658,8 +715,7 @@ static tad_err check_name(const char *s, const char *what, struct tad_errinfo *e
 
 enum { OFF_SH, OFF_CR, OFF_STS, OFF_SIG, OFF_AUTHZ, OFF_PQ, OFF_TOKEN, OFF_PHASH, OFF__N };
 
-static tad_err sign_common(const struct tad_sigv4_request *req,
-                           const struct tad_sigv4_creds *creds,
+static tad_err sign_common(const struct tad_sigv4_request *req, const struct tad_sigv4_creds *creds,
                            const struct tad_sigv4_params *prm, struct tad_sigv4_key_cache *cache,
                            struct tad_sigv4_result *r, int presign, struct tad_errinfo *err)
 {
@@ -758,11 +814,11 @@ static tad_err sign_common(const struct tad_sigv4_request *req,
     if (!presign) {
         h[nh++] = (struct hent){"x-amz-date", 10, amz_date, 16, req->nheaders};
         if (sign_token)
-            h[nh++] = (struct hent){"x-amz-security-token", 20, token, strlen(token),
-                                    req->nheaders + 1};
+            h[nh++] =
+                (struct hent){"x-amz-security-token", 20, token, strlen(token), req->nheaders + 1};
         if (body_hdr)
-            h[nh++] = (struct hent){"x-amz-content-sha256", 20, phash, strlen(phash),
-                                    req->nheaders + 2};
+            h[nh++] =
+                (struct hent){"x-amz-content-sha256", 20, phash, strlen(phash), req->nheaders + 2};
     }
     sort_hents(h, nh);
 
@@ -896,7 +952,7 @@ static tad_err sign_common(const struct tad_sigv4_request *req,
     /* Signature. */
     if (!signing_key(&cc, cache, creds->secret_access_key, amz_date, prm->region, prm->service,
                      key) ||
-        !hmac_sha256(&cc, key, 32, w->data + off[OFF_STS], len[OFF_STS], md)) {
+        !hmac_signing(&cc, key, w->data + off[OFF_STS], len[OFF_STS], md)) {
         e = TAD_ERR_NOMEM;
         goto out;
     }
@@ -959,11 +1015,11 @@ static tad_err sign_common(const struct tad_sigv4_request *req,
     if (!presign) {
         r->add[r->nadd++] = (struct tad_sigv4_header){"X-Amz-Date", r->amz_date};
         if (has_token)
-            r->add[r->nadd++] = (struct tad_sigv4_header){"X-Amz-Security-Token",
-                                                          base + off[OFF_TOKEN]};
+            r->add[r->nadd++] =
+                (struct tad_sigv4_header){"X-Amz-Security-Token", base + off[OFF_TOKEN]};
         if (body_hdr)
-            r->add[r->nadd++] = (struct tad_sigv4_header){"X-Amz-Content-Sha256",
-                                                          base + off[OFF_PHASH]};
+            r->add[r->nadd++] =
+                (struct tad_sigv4_header){"X-Amz-Content-Sha256", base + off[OFF_PHASH]};
         r->add[r->nadd++] = (struct tad_sigv4_header){"Authorization", r->authorization};
     }
 out:
@@ -980,11 +1036,9 @@ tad_err tad_sigv4_sign(const struct tad_sigv4_request *req, const struct tad_sig
     return sign_common(req, creds, params, cache, out, 0, err);
 }
 
-tad_err tad_sigv4_presign(const struct tad_sigv4_request *req,
-                          const struct tad_sigv4_creds *creds,
-                          const struct tad_sigv4_params *params,
-                          struct tad_sigv4_key_cache *cache, struct tad_sigv4_result *out,
-                          struct tad_errinfo *err)
+tad_err tad_sigv4_presign(const struct tad_sigv4_request *req, const struct tad_sigv4_creds *creds,
+                          const struct tad_sigv4_params *params, struct tad_sigv4_key_cache *cache,
+                          struct tad_sigv4_result *out, struct tad_errinfo *err)
 {
     return sign_common(req, creds, params, cache, out, 1, err);
 }
@@ -1001,6 +1055,7 @@ void tad_sigv4_result_release(struct tad_sigv4_result *res)
     free(res->priv_hents);
     free(res->priv_qents);
     EVP_MAC_CTX_free(res->priv_mac);
+    OPENSSL_cleanse(res->priv_mac_key, sizeof(res->priv_mac_key));
     EVP_MD_CTX_free(res->priv_md);
     memset(res, 0, sizeof(*res));
 }

@@ -283,8 +283,7 @@ tad_err tad_sigv4_testctx_parse(const char *json, size_t len, struct tad_sigv4_t
     json_t *ex = json_object_get(root, "expiration_in_seconds");
     c.expires = 3600;
     if (ex) {
-        if (!json_is_integer(ex) || json_integer_value(ex) < 1 ||
-            json_integer_value(ex) > 604800) {
+        if (!json_is_integer(ex) || json_integer_value(ex) < 1 || json_integer_value(ex) > 604800) {
             e = tad_errinfo_set(err, TAD_ERR_PARSE, "context: bad expiration_in_seconds");
             goto out;
         }

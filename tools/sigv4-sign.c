@@ -162,8 +162,8 @@ static int parse_job(const char *line, size_t len, struct job *j, char *msg, siz
     }
     for (size_t i = 0; i < nh; i++) {
         json_t *h = json_array_get(hs, i);
-        if (!json_is_array(h) || json_array_size(h) != 2 ||
-            !json_is_string(json_array_get(h, 0)) || !json_is_string(json_array_get(h, 1))) {
+        if (!json_is_array(h) || json_array_size(h) != 2 || !json_is_string(json_array_get(h, 0)) ||
+            !json_is_string(json_array_get(h, 1))) {
             snprintf(msg, msgsz, "bad header %zu", i);
             return 0;
         }
@@ -223,8 +223,13 @@ static const char *str_pack(char **p, const char *s)
 static int pack_job(struct job *j)
 {
     size_t need = j->rq.nheaders * sizeof(struct tad_sigv4_header) + j->rq.body_len + 1;
-    const char *strs[] = {j->rq.method, j->rq.path, j->rq.query, j->cr.access_key_id,
-                          j->cr.secret_access_key, j->cr.session_token, j->pm.region,
+    const char *strs[] = {j->rq.method,
+                          j->rq.path,
+                          j->rq.query,
+                          j->cr.access_key_id,
+                          j->cr.secret_access_key,
+                          j->cr.session_token,
+                          j->pm.region,
                           j->pm.service};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         need += str_need(strs[i]);

@@ -67,4 +67,8 @@ size_t tad_format_hex_len(enum tad_format f);
  * only plain identifier names ("phone", "phone_number"), never hashed ones. */
 bool tad_format_header_matches(enum tad_format f, const char *cell, size_t len);
 
+/* The lower-case CSV header names that select this format's column (NULL-terminated,
+ * static). */
+const char *const *tad_format_header_names(enum tad_format f);
+
 #endif

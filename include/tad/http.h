@@ -45,6 +45,7 @@ struct tad_http_opts {
                                  running transfer stops with TAD_ERR_CANCELLED (within ~100 ms),
                                  and no new one starts */
     bool debug_trace;         /* log request/response headers at debug level (redacted) */
+    bool no_proxy;            /* never use a proxy (instance and container metadata) */
 };
 
 /* One request or response header. Strings are borrowed. */

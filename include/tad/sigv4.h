@@ -75,9 +75,9 @@ struct tad_sigv4_result {
     /* Outputs; point into storage owned by the result. */
     const char *canonical_request;
     const char *string_to_sign;
-    const char *signature;      /* lower-case hex */
-    const char *authorization;  /* header form: value of the Authorization header */
-    const char *signed_headers; /* "host;x-amz-date" */
+    const char *signature;       /* lower-case hex */
+    const char *authorization;   /* header form: value of the Authorization header */
+    const char *signed_headers;  /* "host;x-amz-date" */
     const char *presigned_query; /* presign: full query incl. X-Amz-Signature; else NULL */
     char amz_date[17];           /* YYYYMMDDTHHMMSSZ */
     /* Headers the caller must add to the request, in this order: X-Amz-Date,
@@ -89,9 +89,14 @@ struct tad_sigv4_result {
     struct tad_buf priv_store, priv_work, priv_qbuf, priv_tmp, priv_names;
     void *priv_hents, *priv_qents, *priv_mac, *priv_md;
     size_t priv_hcap, priv_qcap;
+    int priv_mac_keyed;
+    unsigned char priv_mac_key[32]; /* wiped by tad_sigv4_result_release */
 };
 
-#define TAD_SIGV4_RESULT_INIT {0}
+#define TAD_SIGV4_RESULT_INIT                                                                      \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Opaque, thread-safe cache of derived signing keys, keyed by
  * (secret, date, region, service). Key material is wiped on eviction and on free. */
@@ -101,8 +106,7 @@ struct tad_sigv4_key_cache;
 TAD_MUST_CHECK tad_err tad_sigv4_key_cache_new(struct tad_sigv4_key_cache **out);
 void tad_sigv4_key_cache_free(struct tad_sigv4_key_cache *cache); /* NULL ok */
 /* Counters for diagnostics and tests. */
-void tad_sigv4_key_cache_stats(struct tad_sigv4_key_cache *cache, uint64_t *hits,
-                               uint64_t *misses);
+void tad_sigv4_key_cache_stats(struct tad_sigv4_key_cache *cache, uint64_t *hits, uint64_t *misses);
 
 /* Header form. cache may be NULL (key derived every time). On failure *out keeps whatever it
  * held before. */

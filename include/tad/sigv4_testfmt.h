@@ -20,8 +20,8 @@
 
 struct tad_sigv4_testreq {
     char *method;
-    char *path;  /* as written in the file (the suites write it unencoded) */
-    char *query; /* after '?', NULL if none */
+    char *path;                       /* as written in the file (the suites write it unencoded) */
+    char *query;                      /* after '?', NULL if none */
     struct tad_sigv4_header *headers; /* name/value strings owned by this struct */
     size_t nheaders;
     char *body; /* NUL-terminated for convenience; body_len bytes */

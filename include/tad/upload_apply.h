@@ -1,0 +1,47 @@
+/* upload_apply.h - what one upload needs around the pipeline: the AWS clients built from the
+ * configuration (region resolution, credential chain, signed-call client, Secrets Manager
+ * cache), an HTTP client for the calling thread, and the step that applies finished parts to
+ * TikTok. Used by the upload command; the daemon builds the same pieces once per process.
+ */
+#ifndef TAD_UPLOAD_APPLY_H
+#define TAD_UPLOAD_APPLY_H
+
+#include <stdbool.h>
+
+#include "tad/aws_call.h"
+#include "tad/config.h"
+#include "tad/pipeline.h"
+#include "tad/route.h"
+#include "tad/secrets.h"
+
+struct tad_upload_env {
+    const struct tad_config *cfg; /* borrowed */
+    struct tad_creds_provider *creds;
+    struct tad_aws *aws;
+    struct tad_secrets *secrets;
+    struct tad_http *http;
+};
+
+/* Resolves the AWS region: config, AWS_REGION, AWS_DEFAULT_REGION, the queue URL's host,
+ * then the instance metadata service. */
+TAD_MUST_CHECK tad_err tad_aws_region_resolve(const struct tad_config *cfg, char *out,
+                                              size_t outsz, struct tad_errinfo *err);
+
+/* with_aws false: only the HTTP client (a dry run of a local file needs no AWS). */
+TAD_MUST_CHECK tad_err tad_upload_env_init(struct tad_upload_env *env,
+                                           const struct tad_config *cfg, bool with_aws,
+                                           struct tad_errinfo *err);
+void tad_upload_env_release(struct tad_upload_env *env);
+
+struct tad_upload_outcome {
+    char custom_audience_id[32];
+    bool created;
+};
+
+/* Applies the parts to the audience the route names (nothing when dry_run). */
+TAD_MUST_CHECK tad_err tad_upload_apply(struct tad_upload_env *env, const struct tad_route *rt,
+                                        const char *secret_id,
+                                        const struct tad_pipeline_result *res, bool dry_run,
+                                        struct tad_upload_outcome *out, struct tad_errinfo *err);
+
+#endif
