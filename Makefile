@@ -4,6 +4,8 @@
 #   make check           install what is missing, then every test (unit, cross-check, integration)
 #   make check-asan      the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make lint            clang-format check, cppcheck, banned-function check
+#   make fuzz            libFuzzer targets under ASan/UBSan, FUZZ_SECONDS each (default 60)
+#   make bench           the SPEC benchmarks (bench/), printed side by side with their baselines
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make print-binary    path of the daemon binary
 #
@@ -105,6 +107,9 @@ crosscheck: all
 
 lint:
 	@scripts/lint.sh
+
+fuzz:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} scripts/fuzz.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

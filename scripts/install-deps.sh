@@ -12,7 +12,7 @@ set -eu
 BUILD_PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libssl-dev libyaml-dev
  libsystemd-dev libmicrohttpd-dev zlib1g-dev"
 TEST_PKGS="libcmocka-dev python3-botocore curl clang libclang-rt-14-dev cppcheck clang-format
- systemd valgrind"
+ systemd valgrind time"
 RUNTIME_PKGS="libcurl4 libjansson4 libssl3 libyaml-0-2 libsystemd0 libmicrohttpd12 zlib1g
  ca-certificates"
 

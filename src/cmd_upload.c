@@ -37,11 +37,15 @@ static int parse_args(int argc, char **argv, struct upload_args *a)
                                          {"out", required_argument, NULL, 'o'},
                                          {"config", required_argument, NULL, 'c'},
                                          {"log-level", required_argument, NULL, 'L'},
+                                         {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "a:t:A:no:c:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "a:t:A:no:c:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'h':
+            tad_cli_usage(stdout);
+            return -1;
         case 'a':
             a->audience = optarg;
             break;
@@ -128,6 +132,8 @@ int tad_cmd_upload(int argc, char **argv)
 {
     struct upload_args a = {0};
     int rc = parse_args(argc, argv, &a);
+    if (rc < 0)
+        return TAD_EXIT_OK; /* --help */
     if (rc != TAD_EXIT_OK)
         return rc;
     struct tad_route rt;
