@@ -53,7 +53,8 @@ tad_err tad_aws_new(const struct tad_aws_opts *opts, struct tad_aws **ret, struc
     a->creds = opts->creds;
     tad_strlcpy(a->region, sizeof(a->region), opts->region, strlen(opts->region));
     for (int s = 0; s < TAD_AWS__SERVICES; s++) {
-        e = tad_aws_endpoint_resolve((enum tad_aws_service)s, a->region, env, &a->endpoints[s], err);
+        e = tad_aws_endpoint_resolve((enum tad_aws_service)s, a->region, env, &a->endpoints[s],
+                                     err);
         if (e)
             goto fail;
     }
@@ -121,29 +122,52 @@ static bool in_list(const char *code, const char *const *list)
     return false;
 }
 
-static const char *const throttling_codes[] = {
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-    "EC2ThrottledException", "KmsThrottled", "KmsThrottledException", NULL};
+static const char *const throttling_codes[] = {"Throttling",
+                                               "ThrottlingException",
+                                               "ThrottledException",
+                                               "RequestThrottledException",
+                                               "TooManyRequestsException",
+                                               "ProvisionedThroughputExceededException",
+                                               "TransactionInProgressException",
+                                               "RequestLimitExceeded",
+                                               "BandwidthLimitExceeded",
+                                               "LimitExceededException",
+                                               "RequestThrottled",
+                                               "SlowDown",
+                                               "PriorRequestNotComplete",
+                                               "EC2ThrottledException",
+                                               "KmsThrottled",
+                                               "KmsThrottledException",
+                                               NULL};
 
 static const char *const transient_codes[] = {
-    "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
-    "InternalServiceError", "ServiceUnavailable", "IDPCommunicationError", NULL};
+    "RequestTimeout",       "RequestTimeoutException", "InternalError",         "InternalFailure",
+    "InternalServiceError", "ServiceUnavailable",      "IDPCommunicationError", NULL};
 
-static const char *const expired_codes[] = {"ExpiredToken", "ExpiredTokenException",
-                                            "RequestExpired", "InvalidClientTokenId",
-                                            "UnrecognizedClientException", "TokenRefreshRequired",
+static const char *const expired_codes[] = {"ExpiredToken",
+                                            "ExpiredTokenException",
+                                            "RequestExpired",
+                                            "InvalidClientTokenId",
+                                            "UnrecognizedClientException",
+                                            "TokenRefreshRequired",
                                             NULL};
 
-static const char *const not_found_codes[] = {
-    "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "QueueDoesNotExist",
-    "AWS.SimpleQueueService.NonExistentQueue", "ResourceNotFoundException", "NotFound", NULL};
+static const char *const not_found_codes[] = {"NoSuchKey",
+                                              "NoSuchBucket",
+                                              "NoSuchVersion",
+                                              "QueueDoesNotExist",
+                                              "AWS.SimpleQueueService.NonExistentQueue",
+                                              "ResourceNotFoundException",
+                                              "NotFound",
+                                              NULL};
 
-static const char *const denied_codes[] = {"AccessDenied", "AccessDeniedException",
-                                           "KmsAccessDenied", "KmsAccessDeniedException",
-                                           "InvalidObjectState", "AllAccessDisabled", NULL};
+static const char *const denied_codes[] = {"AccessDenied",
+                                           "AccessDeniedException",
+                                           "KmsAccessDenied",
+                                           "KmsAccessDeniedException",
+                                           "InvalidObjectState",
+                                           "AllAccessDisabled",
+                                           NULL};
 
 bool tad_aws_code_is_expired_creds(const char *code)
 {
@@ -156,8 +180,8 @@ bool tad_aws_code_is_clock_skew(const char *code, const char *message)
         return false;
     if (strcmp(code, "RequestTimeTooSkewed") == 0 || strcmp(code, "RequestExpired") == 0)
         return true;
-    if ((strcmp(code, "InvalidSignatureException") == 0 || strcmp(code, "SignatureDoesNotMatch") == 0 ||
-         strcmp(code, "AuthFailure") == 0) &&
+    if ((strcmp(code, "InvalidSignatureException") == 0 ||
+         strcmp(code, "SignatureDoesNotMatch") == 0 || strcmp(code, "AuthFailure") == 0) &&
         message && strstr(message, "Signature expired"))
         return true;
     return false;
@@ -407,7 +431,8 @@ static tad_err one_attempt(struct tad_aws *aws, struct tad_http *h,
         .nheaders = n,
         .timeout_ms = req->timeout_ms,
     };
-    if (req->body_len || (req->body && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)) {
+    if (req->body_len ||
+        (req->body && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)) {
         hreq.body.kind = TAD_HTTP_BODY_MEMORY;
         hreq.body.mem.data = req->body ? req->body : "";
         hreq.body.mem.len = req->body_len;
@@ -513,7 +538,8 @@ tad_err tad_aws_call(struct tad_aws *aws, struct tad_http *h, const struct tad_a
             break;
         quota_cost = cost;
         failures++;
-        uint64_t delay = tad_retry_delay_with_hint_ms(&aws->retry, failures, err->retry_after, aws->rng);
+        uint64_t delay =
+            tad_retry_delay_with_hint_ms(&aws->retry, failures, err->retry_after, aws->rng);
         log_debug("%s request failed (%s, HTTP %ld %s); retry %u in %llu ms",
                   tad_aws_service_name(req->svc), tad_err_str(e), err->http_status, err->code,
                   res->attempts, (unsigned long long)delay);

@@ -116,8 +116,8 @@ static time_t refresh_time(const struct tad_aws_creds *c, time_t now)
 }
 
 /* Walks the chain (or the chosen source). Called with the lock released. */
-static tad_err fetch_chain(struct tad_creds_provider *p, size_t *chosen,
-                           struct tad_aws_creds **ret, struct tad_errinfo *err)
+static tad_err fetch_chain(struct tad_creds_provider *p, size_t *chosen, struct tad_aws_creds **ret,
+                           struct tad_errinfo *err)
 {
     size_t start = *chosen < p->nsources ? *chosen : 0;
     size_t end = *chosen < p->nsources ? *chosen + 1 : p->nsources;

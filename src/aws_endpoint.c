@@ -47,14 +47,16 @@ tad_err tad_aws_endpoint_parse(const char *url, struct tad_aws_endpoint *ret,
         memcpy(ep.scheme, "http", 5);
         p = url + 7;
     } else {
-        return tad_errinfo_set(err, TAD_ERR_INVALID, "endpoint URL must start with http:// or https://");
+        return tad_errinfo_set(err, TAD_ERR_INVALID,
+                               "endpoint URL must start with http:// or https://");
     }
     size_t hostlen;
     const char *after;
     if (*p == '[') { /* IPv6 literal */
         const char *close = strchr(p, ']');
         if (!close)
-            return tad_errinfo_set(err, TAD_ERR_INVALID, "endpoint URL has an unterminated IPv6 address");
+            return tad_errinfo_set(err, TAD_ERR_INVALID,
+                                   "endpoint URL has an unterminated IPv6 address");
         hostlen = (size_t)(close - p - 1);
         if (hostlen == 0 || hostlen >= sizeof(ep.host))
             return tad_errinfo_set(err, TAD_ERR_INVALID, "endpoint URL has a bad host");
@@ -68,17 +70,20 @@ tad_err tad_aws_endpoint_parse(const char *url, struct tad_aws_endpoint *ret,
         after = p + hostlen;
     }
     if (strchr(ep.host, '@'))
-        return tad_errinfo_set(err, TAD_ERR_INVALID, "endpoint URL must not carry user information");
+        return tad_errinfo_set(err, TAD_ERR_INVALID,
+                               "endpoint URL must not carry user information");
     if (*after == ':') {
         char *end;
         unsigned long port = strtoul(after + 1, &end, 10);
-        if (end == after + 1 || port == 0 || port > 65535 || (*end && *end != '/'))
+        if (!isdigit((unsigned char)after[1]) || port == 0 || port > 65535 || (*end && *end != '/'))
             return tad_errinfo_set(err, TAD_ERR_INVALID, "endpoint URL has a bad port");
         ep.port = (unsigned)port;
         after = end;
     }
     if (*after == '/') {
         size_t plen = strcspn(after, "?#");
+        if (after[plen])
+            return tad_errinfo_set(err, TAD_ERR_INVALID, "endpoint URL must not have a query");
         while (plen > 0 && after[plen - 1] == '/')
             plen--;
         if (plen >= sizeof(ep.base_path))
@@ -108,7 +113,8 @@ tad_err tad_aws_endpoint_resolve(enum tad_aws_service svc, const char *region, t
         }
     }
     if (!region || !*region)
-        return tad_errinfo_set(err, TAD_ERR_INVALID, "no AWS region: set region, AWS_REGION or AWS_DEFAULT_REGION");
+        return tad_errinfo_set(err, TAD_ERR_INVALID,
+                               "no AWS region: set region, AWS_REGION or AWS_DEFAULT_REGION");
     for (const char *c = region; *c; c++)
         if (!isalnum((unsigned char)*c) && *c != '-')
             return tad_errinfo_set(err, TAD_ERR_INVALID, "bad AWS region name");
@@ -207,13 +213,16 @@ bool tad_aws_region_from_queue_url(const char *url, char *out, size_t outsz)
     if (strncmp(h, "sqs.", 4) == 0 || strncmp(h, "sqs-fips.", 9) == 0) {
         region = strchr(h, '.') + 1;
         rlen = strcspn(region, ".");
-        if (strncmp(region + rlen, ".amazonaws.com", 14) != 0 &&
-            strncmp(region + rlen, ".api.aws", 8) != 0)
+        const char *suffix = region + rlen;
+        if (strcmp(suffix, ".amazonaws.com") != 0 && strcmp(suffix, ".amazonaws.com.cn") != 0 &&
+            strcmp(suffix, ".api.aws") != 0)
             return false;
     } else {
-        const char *q = strstr(h, ".queue.amazonaws.com");
-        if (!q || q == h)
+        static const char legacy[] = ".queue.amazonaws.com";
+        size_t hl = strlen(h);
+        if (hl <= sizeof(legacy) - 1 || strcmp(h + hl - (sizeof(legacy) - 1), legacy) != 0)
             return false;
+        const char *q = h + hl - (sizeof(legacy) - 1);
         region = h;
         rlen = (size_t)(q - h);
         if (memchr(region, '.', rlen))

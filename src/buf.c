@@ -167,3 +167,28 @@ tad_err tad_buf_take(struct tad_buf *b, char **ret)
     b->alloc = 0;
     return TAD_OK;
 }
+
+int tad_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void tad_excerpt(const char *s, size_t len, char out[TAD_EXCERPT_SIZE])
+{
+    size_t n = len > TAD_EXCERPT_MAX ? TAD_EXCERPT_MAX : len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (len > TAD_EXCERPT_MAX) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+}

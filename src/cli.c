@@ -57,7 +57,8 @@ int tad_cli_load_config(const char *path, const struct tad_config_overrides *ov,
     tad_err e = tad_config_load(path ? path : TAD_DEFAULT_CONFIG, explicit_path, ov, ret, &ei);
     if (e == TAD_OK)
         return TAD_EXIT_OK;
-    fprintf(stderr, "tiktok-audienced: configuration error: %s\n", ei.msg[0] ? ei.msg : tad_err_str(e));
+    fprintf(stderr, "tiktok-audienced: configuration error: %s\n",
+            ei.msg[0] ? ei.msg : tad_err_str(e));
     return e == TAD_ERR_NOMEM ? TAD_EXIT_FAILURE : TAD_EXIT_CONFIG;
 }
 

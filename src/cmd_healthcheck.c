@@ -36,7 +36,8 @@ int tad_cmd_healthcheck(int argc, char **argv)
             return rc;
         if (!cfg->metrics_listen || !*cfg->metrics_listen) {
             tad_config_unref(cfg);
-            fputs("tiktok-audienced: healthcheck: metrics.listen is empty (endpoint off)\n", stderr);
+            fputs("tiktok-audienced: healthcheck: metrics.listen is empty (endpoint off)\n",
+                  stderr);
             return TAD_EXIT_FAILURE;
         }
         const char *listen = cfg->metrics_listen;
@@ -51,7 +52,8 @@ int tad_cmd_healthcheck(int argc, char **argv)
         url = built;
     }
     struct tad_http *h = NULL;
-    struct tad_http_opts ho = {.connect_timeout_ms = 2000, .total_timeout_ms = 5000, .no_proxy = true};
+    struct tad_http_opts ho = {
+        .connect_timeout_ms = 2000, .total_timeout_ms = 5000, .no_proxy = true};
     if (tad_http_new(&ho, &h) != TAD_OK)
         return TAD_EXIT_FAILURE;
     struct tad_http_request req = {.method = "GET", .url = url};
@@ -62,7 +64,8 @@ int tad_cmd_healthcheck(int argc, char **argv)
     tad_err e = tad_http_perform(h, &req, &resp, &ei);
     int rc = TAD_EXIT_OK;
     if (e != TAD_OK) {
-        fprintf(stderr, "tiktok-audienced: healthcheck: %s: %s\n", url, resp.error[0] ? resp.error : tad_err_str(e));
+        fprintf(stderr, "tiktok-audienced: healthcheck: %s: %s\n", url,
+                resp.error[0] ? resp.error : tad_err_str(e));
         rc = TAD_EXIT_FAILURE;
     } else if (resp.status != 200) {
         fprintf(stderr, "tiktok-audienced: healthcheck: %s answered %ld\n", url, resp.status);

@@ -74,7 +74,8 @@ static int parse_args(int argc, char **argv, struct upload_args *a)
         }
     }
     if (optind + 1 != argc)
-        return tad_cli_usage_error("upload: exactly one SOURCE (a path or s3://bucket/key) is needed");
+        return tad_cli_usage_error(
+            "upload: exactly one SOURCE (a path or s3://bucket/key) is needed");
     a->source = argv[optind];
     if (!a->audience || !a->type)
         return tad_cli_usage_error("upload: --audience and --type are required");
@@ -94,7 +95,8 @@ static int resolve(const struct upload_args *a, struct tad_route *rt)
     struct tad_errinfo ei;
     tad_errinfo_clear(&ei);
     if (tad_route_resolve(&table, key, (size_t)n, rt, &ei) != TAD_OK || rt->kind != TAD_ROUTE_JOB)
-        return tad_cli_usage_error("upload: %s", ei.msg[0] ? ei.msg : "bad audience, type or action");
+        return tad_cli_usage_error("upload: %s",
+                                   ei.msg[0] ? ei.msg : "bad audience, type or action");
     return TAD_EXIT_OK;
 }
 
@@ -112,7 +114,8 @@ static int make_out_dir(const char *dir)
 }
 
 static void print_summary(const struct upload_args *a, const struct tad_route *rt,
-                          const struct tad_pipeline_result *res, const struct tad_upload_outcome *out)
+                          const struct tad_pipeline_result *res,
+                          const struct tad_upload_outcome *out)
 {
     printf("{\"audience\":\"%s\",\"calculate_type\":\"%s\",\"action\":\"%s\",\"dry_run\":%s,"
            "\"rows_total\":%llu,\"rows_valid\":%llu,\"rows_invalid\":%llu,\"parts\":%zu",
@@ -195,8 +198,9 @@ int tad_cmd_upload(int argc, char **argv)
     memset(&outcome, 0, sizeof(outcome));
     e = tad_upload_apply(&env, &rt, cfg->secret_id, &res, a.dry_run, &outcome, &ei);
     if (e) {
-        fprintf(stderr, "tiktok-audienced: upload: TikTok: %s%s%s\n", ei.msg[0] ? ei.msg : tad_err_str(e),
-                ei.request_id[0] ? " request_id=" : "", ei.request_id);
+        fprintf(stderr, "tiktok-audienced: upload: TikTok: %s%s%s\n",
+                ei.msg[0] ? ei.msg : tad_err_str(e), ei.request_id[0] ? " request_id=" : "",
+                ei.request_id);
         rc = TAD_EXIT_FAILURE;
         goto out_res;
     }

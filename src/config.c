@@ -368,6 +368,7 @@ static void quote_value(char *out, size_t size, const char *v)
     if (size < 8)
         return;
     out[o++] = '"';
+    /* cppcheck-suppress arrayIndexOutOfBoundsCond ; v is a NUL-terminated string */
     for (size_t i = 0; v[i] && o + 5 < size; i++) {
         if (i == 40) {
             memcpy(out + o, "...", 3);

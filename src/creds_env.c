@@ -21,14 +21,18 @@ static tad_err env_fetch(void *vctx, struct tad_aws_creds **ret, struct tad_erri
     if ((!ak || !*ak) && (!sk || !*sk))
         return TAD_ERR_NOT_FOUND;
     if (!ak || !*ak)
-        return tad_errinfo_set(err, TAD_ERR_AUTH, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
+        return tad_errinfo_set(err, TAD_ERR_AUTH,
+                               "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
     if (!sk || !*sk)
-        return tad_errinfo_set(err, TAD_ERR_AUTH, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+        return tad_errinfo_set(err, TAD_ERR_AUTH,
+                               "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
     time_t exp = 0;
     const char *exps = ctx->env("AWS_CREDENTIAL_EXPIRATION");
     if (exps && *exps && tad_parse_iso8601(exps, &exp) != TAD_OK)
-        return tad_errinfo_set(err, TAD_ERR_AUTH, "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time");
-    struct tad_aws_creds *c = tad_aws_creds_new(ak, sk, tok && *tok ? tok : NULL, exp, "environment");
+        return tad_errinfo_set(err, TAD_ERR_AUTH,
+                               "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time");
+    struct tad_aws_creds *c =
+        tad_aws_creds_new(ak, sk, tok && *tok ? tok : NULL, exp, "environment");
     if (!c)
         return TAD_ERR_NOMEM;
     *ret = c;

@@ -8,7 +8,8 @@
 
 #include <jansson.h>
 
-#define EXCERPT_MAX 40
+#include "tad/buf.h"
+
 #define BUCKET_MAX 255
 
 static const char SRC_S3[] = "s3";
@@ -18,38 +19,13 @@ static const char SRC_SNS_EB[] = "sns+eventbridge";
 static const char SRC_TEST[] = "s3-test";
 static const char SRC_SNS_TEST[] = "sns+s3-test";
 
-/* Printable-ASCII copy of s for error messages: other bytes become '?', long input is cut. */
-static void excerpt(const char *s, size_t len, char out[EXCERPT_MAX + 4])
-{
-    size_t n = len > EXCERPT_MAX ? EXCERPT_MAX : len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (len > EXCERPT_MAX) {
-        memcpy(out + n, "...", 3);
-        n += 3;
-    }
-    out[n] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool tad_event_key_maybe_encoded(const char *key, size_t len)
 {
     for (size_t i = 0; key && i < len; i++) {
         if (key[i] == '+')
             return true;
-        if (key[i] == '%' && i + 2 < len && hexval(key[i + 1]) >= 0 && hexval(key[i + 2]) >= 0)
+        if (key[i] == '%' && i + 2 < len && tad_hex_value((unsigned char)key[i + 1]) >= 0 &&
+            tad_hex_value((unsigned char)key[i + 2]) >= 0)
             return true;
     }
     return false;
@@ -71,8 +47,8 @@ tad_err tad_event_key_decode(const char *in, size_t len, char **ret, size_t *ret
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = i + 2 < len ? hexval(in[i + 1]) : -1;
-            int lo = hi >= 0 ? hexval(in[i + 2]) : -1;
+            int hi = i + 2 < len ? tad_hex_value((unsigned char)in[i + 1]) : -1;
+            int lo = hi >= 0 ? tad_hex_value((unsigned char)in[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 err = tad_errinfo_set(info, TAD_ERR_INVALID,
                                       "object key has bad percent-encoding at byte %zu", i);
@@ -288,7 +264,7 @@ static tad_err parse_s3_records(json_t *root, bool in_sns, struct tad_event_resu
 {
     const char *src = in_sns ? SRC_SNS_S3 : SRC_S3;
     json_t *records = json_object_get(root, "Records");
-    char ex[EXCERPT_MAX + 4];
+    char ex[TAD_EXCERPT_SIZE];
     r->source_format = src;
     if (!json_is_array(records))
         return tad_errinfo_set(info, TAD_ERR_PARSE, "Records is not an array");
@@ -304,7 +280,7 @@ static tad_err parse_s3_records(json_t *root, bool in_sns, struct tad_event_resu
         if (!json_is_string(es))
             return tad_errinfo_set(info, TAD_ERR_PARSE, "record %zu has no eventSource", i);
         if (!str_is(es, "aws:s3")) {
-            excerpt(json_string_value(es), json_string_length(es), ex);
+            tad_excerpt(json_string_value(es), json_string_length(es), ex);
             return tad_errinfo_set(info, TAD_ERR_INVALID,
                                    "record %zu: eventSource '%s' is not aws:s3", i, ex);
         }
@@ -312,7 +288,7 @@ static tad_err parse_s3_records(json_t *root, bool in_sns, struct tad_event_resu
         if (ev && !json_is_null(ev)) {
             const char *v = json_is_string(ev) ? json_string_value(ev) : "";
             if (strncmp(v, "2.", 2) != 0 && strcmp(v, "2") != 0) {
-                excerpt(v, strlen(v), ex);
+                tad_excerpt(v, strlen(v), ex);
                 return tad_errinfo_set(info, TAD_ERR_INVALID,
                                        "record %zu: unsupported eventVersion '%s' (need 2.x)", i,
                                        ex);
@@ -395,7 +371,7 @@ static tad_err parse_eventbridge(json_t *root, bool in_sns, struct tad_event_res
                                  struct tad_errinfo *info)
 {
     const char *src = in_sns ? SRC_SNS_EB : SRC_EB;
-    char ex[EXCERPT_MAX + 4];
+    char ex[TAD_EXCERPT_SIZE];
     const char *s;
     size_t len;
     r->source_format = src;
@@ -403,7 +379,7 @@ static tad_err parse_eventbridge(json_t *root, bool in_sns, struct tad_event_res
     if (err != TAD_OK)
         return err;
     if (!(len == 6 && memcmp(s, "aws.s3", 6) == 0)) {
-        excerpt(s, len, ex);
+        tad_excerpt(s, len, ex);
         return tad_errinfo_set(info, TAD_ERR_INVALID, "EventBridge source '%s' is not aws.s3", ex);
     }
     err = req_string(root, "detail-type", "EventBridge detail-type", &s, &len, info);
@@ -415,7 +391,7 @@ static tad_err parse_eventbridge(json_t *root, bool in_sns, struct tad_event_res
             r->kind = TAD_EVENT_IGNORABLE;
             return TAD_OK;
         }
-        excerpt(s, len, ex);
+        tad_excerpt(s, len, ex);
         return tad_errinfo_set(info, TAD_ERR_INVALID,
                                "unsupported EventBridge detail-type '%s' for aws.s3", ex);
     }
@@ -438,11 +414,11 @@ static tad_err parse_root(json_t *root, bool in_sns, struct tad_event_result *r,
 static tad_err parse_sns(json_t *root, struct tad_event_result *r, struct tad_errinfo *info)
 {
     json_t *type = json_object_get(root, "Type");
-    char ex[EXCERPT_MAX + 4];
+    char ex[TAD_EXCERPT_SIZE];
     if (!json_is_string(type))
         return tad_errinfo_set(info, TAD_ERR_PARSE, "SNS Type is not a string");
     if (!str_is(type, "Notification")) {
-        excerpt(json_string_value(type), json_string_length(type), ex);
+        tad_excerpt(json_string_value(type), json_string_length(type), ex);
         return tad_errinfo_set(info, TAD_ERR_INVALID,
                                "SNS message of Type '%s' is not handled (only Notification)", ex);
     }
@@ -480,11 +456,11 @@ static tad_err parse_root(json_t *root, bool in_sns, struct tad_event_result *r,
         return parse_eventbridge(root, in_sns, r, info);
     json_t *ev = json_object_get(root, "Event");
     if (ev) {
-        char ex[EXCERPT_MAX + 4];
+        char ex[TAD_EXCERPT_SIZE];
         if (!json_is_string(ev))
             return tad_errinfo_set(info, TAD_ERR_PARSE, "Event is not a string");
         if (!str_is(ev, "s3:TestEvent")) {
-            excerpt(json_string_value(ev), json_string_length(ev), ex);
+            tad_excerpt(json_string_value(ev), json_string_length(ev), ex);
             return tad_errinfo_set(info, TAD_ERR_INVALID, "unsupported S3 Event '%s'", ex);
         }
         r->kind = TAD_EVENT_TEST;

@@ -61,10 +61,10 @@ static tad_err feed(void *vctx, const char *data, size_t len)
     return tad_pipeline_feed(c->p, data, len, c->err);
 }
 
-tad_err tad_ingest_s3(struct tad_aws *aws, struct tad_http *h, const char *bucket,
-                      const char *key, const char *version_id,
-                      const struct tad_pipeline_opts *opts, struct tad_pipeline_result *ret,
-                      struct tad_s3_object_info *info, struct tad_errinfo *err)
+tad_err tad_ingest_s3(struct tad_aws *aws, struct tad_http *h, const char *bucket, const char *key,
+                      const char *version_id, const struct tad_pipeline_opts *opts,
+                      struct tad_pipeline_result *ret, struct tad_s3_object_info *info,
+                      struct tad_errinfo *err)
 {
     struct tad_pipeline *p = NULL;
     tad_err e = tad_pipeline_new(opts, &p);

@@ -5,10 +5,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tad/buf.h"
+
 #define DEFAULT_KEY_PREFIX "tiktok/"
 #define DEFAULT_SECRET_ID "tiktok_activation_credentials"
 #define LAYOUT "<key_prefix><audience>/<format>/[<action>/]<file>"
-#define EXCERPT_MAX 40
 
 struct seg {
     const char *p;
@@ -28,21 +29,6 @@ static const char *const action_api_names[] = {
 };
 
 #define N_ACTIONS (sizeof(action_names) / sizeof(action_names[0]))
-
-/* Printable-ASCII copy of s for error messages: other bytes become '?', long input is cut. */
-static void excerpt(const char *s, size_t len, char out[EXCERPT_MAX + 4])
-{
-    size_t n = len > EXCERPT_MAX ? EXCERPT_MAX : len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (len > EXCERPT_MAX) {
-        memcpy(out + n, "...", 3);
-        n += 3;
-    }
-    out[n] = '\0';
-}
 
 /* Decodes one UTF-8 sequence at s[0..len); returns its length (0 if invalid) and the code
  * point in *cp. Rejects overlong forms, surrogates and values past U+10FFFF. */
@@ -142,8 +128,8 @@ tad_err tad_route_action_parse(const char *name, size_t len, enum tad_action *re
             return TAD_OK;
         }
     }
-    char ex[EXCERPT_MAX + 4];
-    excerpt(name, len, ex);
+    char ex[TAD_EXCERPT_SIZE];
+    tad_excerpt(name, len, ex);
     return tad_errinfo_set(info, TAD_ERR_INVALID,
                            "unknown action '%s' (expected append, remove or replace)", ex);
 }
@@ -256,9 +242,9 @@ tad_err tad_route_resolve(const struct tad_route_table *table, const char *key, 
     if (err != TAD_OK)
         return err;
 
-    char ex[EXCERPT_MAX + 4];
+    char ex[TAD_EXCERPT_SIZE];
     if (tad_format_parse(segs[1].p, segs[1].len, &r.format, NULL) != TAD_OK) {
-        excerpt(segs[1].p, segs[1].len, ex);
+        tad_excerpt(segs[1].p, segs[1].len, ex);
         return tad_errinfo_set(info, TAD_ERR_INVALID,
                                "unknown format '%s' (expected EMAIL_SHA256, PHONE_SHA256, "
                                "IDFA_SHA256, GAID_SHA256, FIRST_SHA256, IDFA_MD5, GAID_MD5, "

@@ -59,8 +59,8 @@ static tad_err get_write(void *vctx, const char *data, size_t len)
 
 static tad_err object_request(struct tad_aws *aws, struct tad_http *h, const char *method,
                               const char *bucket, const char *key, const char *version_id,
-                              const struct tad_http_header *extra, size_t nextra,
-                              const void *body, size_t body_len, struct tad_http_sink sink,
+                              const struct tad_http_header *extra, size_t nextra, const void *body,
+                              size_t body_len, struct tad_http_sink sink,
                               struct tad_aws_result *res, struct tad_errinfo *err)
 {
     char *query = NULL;
@@ -140,12 +140,14 @@ tad_err tad_s3_get(struct tad_aws *aws, struct tad_http *h, const char *bucket, 
             continue;
         }
         if (before > 0 && err && err->http_status == 412)
-            return tad_errinfo_set(err, TAD_ERR_CLIENT, "object changed during download (ETag no longer matches)");
+            return tad_errinfo_set(err, TAD_ERR_CLIENT,
+                                   "object changed during download (ETag no longer matches)");
         return e;
     }
     if (local.size && st.received != local.size)
-        return tad_errinfo_set(err, TAD_ERR_NETWORK, "S3 body ended after %" PRIu64 " of %" PRIu64 " bytes",
-                               st.received, local.size);
+        return tad_errinfo_set(err, TAD_ERR_NETWORK,
+                               "S3 body ended after %" PRIu64 " of %" PRIu64 " bytes", st.received,
+                               local.size);
     local.size = st.received;
     if (info)
         *info = local;
@@ -159,8 +161,8 @@ tad_err tad_s3_head(struct tad_aws *aws, struct tad_http *h, const char *bucket,
     struct tad_aws_result res;
     tad_aws_result_init(&res);
     struct tad_http_sink hs = {.kind = TAD_HTTP_SINK_DISCARD};
-    tad_err e = object_request(aws, h, "HEAD", bucket, key, version_id, NULL, 0, NULL, 0, hs,
-                               &res, err);
+    tad_err e =
+        object_request(aws, h, "HEAD", bucket, key, version_id, NULL, 0, NULL, 0, hs, &res, err);
     if (e == TAD_OK && info) {
         memset(info, 0, sizeof(*info));
         fill_info(&res, info);
@@ -172,15 +174,15 @@ tad_err tad_s3_head(struct tad_aws *aws, struct tad_http *h, const char *bucket,
 }
 
 tad_err tad_s3_put(struct tad_aws *aws, struct tad_http *h, const char *bucket, const char *key,
-                   const void *body, size_t len, const char *content_type,
-                   struct tad_errinfo *err)
+                   const void *body, size_t len, const char *content_type, struct tad_errinfo *err)
 {
-    struct tad_http_header hdrs[] = {{"Content-Type", content_type ? content_type : "application/octet-stream"}};
+    struct tad_http_header hdrs[] = {
+        {"Content-Type", content_type ? content_type : "application/octet-stream"}};
     struct tad_aws_result res;
     tad_aws_result_init(&res);
     struct tad_http_sink hs = {.kind = TAD_HTTP_SINK_DISCARD};
-    tad_err e = object_request(aws, h, "PUT", bucket, key, NULL, hdrs, 1, body ? body : "", len,
-                               hs, &res, err);
+    tad_err e = object_request(aws, h, "PUT", bucket, key, NULL, hdrs, 1, body ? body : "", len, hs,
+                               &res, err);
     tad_aws_result_release(&res);
     return e;
 }

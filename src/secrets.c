@@ -86,7 +86,9 @@ tad_err tad_secrets_fetch(struct tad_aws *aws, struct tad_http *h, const char *s
     } else if (json_is_string(bin)) {
         size_t b64len = json_string_length(bin);
         unsigned char *raw = malloc(b64len / 4 * 3 + 4);
-        int n = raw ? EVP_DecodeBlock(raw, (const unsigned char *)json_string_value(bin), (int)b64len) : -1;
+        int n =
+            raw ? EVP_DecodeBlock(raw, (const unsigned char *)json_string_value(bin), (int)b64len)
+                : -1;
         if (n >= 0) {
             const char *b = json_string_value(bin); /* drop the padding's zero bytes */
             if (b64len >= 1 && b[b64len - 1] == '=')
@@ -96,11 +98,13 @@ tad_err tad_secrets_fetch(struct tad_aws *aws, struct tad_http *h, const char *s
             s = secret_new(raw, (size_t)n, version);
             OPENSSL_cleanse(raw, b64len / 4 * 3 + 4);
         } else {
-            e = tad_errinfo_set(err, TAD_ERR_PARSE, "secret %s: SecretBinary is not base64", secret_id);
+            e = tad_errinfo_set(err, TAD_ERR_PARSE, "secret %s: SecretBinary is not base64",
+                                secret_id);
         }
         free(raw);
     } else {
-        e = tad_errinfo_set(err, TAD_ERR_PARSE, "secret %s has neither SecretString nor SecretBinary", secret_id);
+        e = tad_errinfo_set(err, TAD_ERR_PARSE,
+                            "secret %s has neither SecretString nor SecretBinary", secret_id);
     }
     /* wipe the JSON copy of the value */
     if (json_is_string(str))
@@ -265,7 +269,8 @@ tad_err tad_tiktok_creds_parse(const char *json, size_t len, struct tad_tiktok_c
     }
     if (json_is_integer(adv)) {
         snprintf(advbuf, sizeof(advbuf), "%lld", (long long)json_integer_value(adv));
-    } else if (json_is_string(adv) && json_string_length(adv) > 0 && json_string_length(adv) < sizeof(advbuf)) {
+    } else if (json_is_string(adv) && json_string_length(adv) > 0 &&
+               json_string_length(adv) < sizeof(advbuf)) {
         tad_strlcpy(advbuf, sizeof(advbuf), json_string_value(adv), json_string_length(adv));
     } else {
         e = tad_errinfo_set(err, TAD_ERR_PARSE, "TikTok secret has no ADVERTISER_ID");
@@ -278,7 +283,9 @@ tad_err tad_tiktok_creds_parse(const char *json, size_t len, struct tad_tiktok_c
         }
     for (const char *p = json_string_value(tok); *p; p++)
         if ((unsigned char)*p < 0x21 || *p == 0x7f) {
-            e = tad_errinfo_set(err, TAD_ERR_PARSE, "TikTok secret: ACCESS_TOKEN has white space or control characters");
+            e = tad_errinfo_set(
+                err, TAD_ERR_PARSE,
+                "TikTok secret: ACCESS_TOKEN has white space or control characters");
             goto out;
         }
     ret->access_token = strdup(json_string_value(tok));

@@ -314,17 +314,6 @@ tad_err tad_uri_encode(struct tad_buf *out, const char *s, size_t len, bool keep
     return TAD_OK;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 tad_err tad_uri_decode(struct tad_buf *out, const char *s, size_t len)
 {
     tad_err e = tad_buf_reserve(out, len);
@@ -333,8 +322,8 @@ tad_err tad_uri_decode(struct tad_buf *out, const char *s, size_t len)
     char *p = out->data + out->len;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < len && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < len && (hi = tad_hex_value((unsigned char)s[i + 1])) >= 0 &&
+            (lo = tad_hex_value((unsigned char)s[i + 2])) >= 0) {
             *p++ = (char)((hi << 4) | lo);
             i += 2;
         } else {
@@ -658,8 +647,8 @@ static tad_err reencode(struct tad_buf *out, struct tad_buf *tmp, const char *s,
             !((s[i + 2] >= '0' && s[i + 2] <= '9') || (s[i + 2] >= 'A' && s[i + 2] <= 'F')))
             break;
         /* %XX of an unreserved byte would be decoded to the byte itself: not strict. */
-        unsigned char d = (unsigned char)((hexval((unsigned char)s[i + 1]) << 4) |
-                                          hexval((unsigned char)s[i + 2]));
+        unsigned char d = (unsigned char)((tad_hex_value((unsigned char)s[i + 1]) << 4) |
+                                          tad_hex_value((unsigned char)s[i + 2]));
         if (uri_class[d] & 1)
             break;
         i += 3;

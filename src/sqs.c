@@ -24,7 +24,8 @@ static tad_err call(struct tad_aws *aws, struct tad_http *h, const char *op, jso
         json_error_t jerr;
         *ret = json_loadb(out.data, out.len, 0, &jerr);
         if (!*ret)
-            e = tad_errinfo_set(err, TAD_ERR_PARSE, "SQS %s: response is not JSON: %s", op, jerr.text);
+            e = tad_errinfo_set(err, TAD_ERR_PARSE, "SQS %s: response is not JSON: %s", op,
+                                jerr.text);
     }
     tad_buf_release(&out);
     return e;
@@ -62,11 +63,11 @@ tad_err tad_sqs_receive(struct tad_aws *aws, struct tad_http *h, const char *que
 {
     if (max < 1 || max > 10 || wait_s > 20)
         return tad_errinfo_set(err, TAD_ERR_INVALID, "ReceiveMessage: bad max/wait");
-    json_t *req = json_pack("{s:s, s:I, s:I, s:[s,s,s], s:[s]}", "QueueUrl", queue_url,
-                            "MaxNumberOfMessages", (json_int_t)max, "WaitTimeSeconds",
-                            (json_int_t)wait_s, "MessageSystemAttributeNames",
-                            "ApproximateReceiveCount", "SentTimestamp",
-                            "ApproximateFirstReceiveTimestamp", "MessageAttributeNames", "All");
+    json_t *req =
+        json_pack("{s:s, s:I, s:I, s:[s,s,s], s:[s]}", "QueueUrl", queue_url, "MaxNumberOfMessages",
+                  (json_int_t)max, "WaitTimeSeconds", (json_int_t)wait_s,
+                  "MessageSystemAttributeNames", "ApproximateReceiveCount", "SentTimestamp",
+                  "ApproximateFirstReceiveTimestamp", "MessageAttributeNames", "All");
     if (!req)
         return TAD_ERR_NOMEM;
     if (visibility >= 0)
@@ -104,7 +105,8 @@ tad_err tad_sqs_receive(struct tad_aws *aws, struct tad_http *h, const char *que
         if (!d->message_id || !d->receipt_handle || !d->body) {
             tad_sqs_messages_release(&out);
             json_decref(resp);
-            return tad_errinfo_set(err, TAD_ERR_PARSE, "ReceiveMessage: message without id, receipt handle or body");
+            return tad_errinfo_set(err, TAD_ERR_PARSE,
+                                   "ReceiveMessage: message without id, receipt handle or body");
         }
     }
     json_decref(resp);
@@ -112,9 +114,9 @@ tad_err tad_sqs_receive(struct tad_aws *aws, struct tad_http *h, const char *que
     return TAD_OK;
 }
 
-static tad_err batch(struct tad_aws *aws, struct tad_http *h, const char *op,
-                     const char *queue_url, const struct tad_sqs_entry *entries, size_t n,
-                     bool visibility, struct tad_sqs_batch_result *ret, struct tad_errinfo *err)
+static tad_err batch(struct tad_aws *aws, struct tad_http *h, const char *op, const char *queue_url,
+                     const struct tad_sqs_entry *entries, size_t n, bool visibility,
+                     struct tad_sqs_batch_result *ret, struct tad_errinfo *err)
 {
     if (n == 0 || n > TAD_SQS_MAX_BATCH)
         return tad_errinfo_set(err, TAD_ERR_INVALID, "%s: 1 to 10 entries", op);
@@ -142,7 +144,9 @@ static tad_err batch(struct tad_aws *aws, struct tad_http *h, const char *op,
     json_t *ok = json_object_get(resp, "Successful");
     r.nok = json_is_array(ok) ? json_array_size(ok) : 0;
     json_t *failed = json_object_get(resp, "Failed");
-    for (size_t i = 0; json_is_array(failed) && i < json_array_size(failed) && r.nfailed < TAD_SQS_MAX_BATCH; i++) {
+    for (size_t i = 0;
+         json_is_array(failed) && i < json_array_size(failed) && r.nfailed < TAD_SQS_MAX_BATCH;
+         i++) {
         json_t *f = json_array_get(failed, i);
         struct tad_sqs_entry_failure *d = &r.failed[r.nfailed++];
         const char *s;
@@ -218,9 +222,9 @@ tad_err tad_sqs_send(struct tad_aws *aws, struct tad_http *h, const char *queue_
         for (size_t i = 0; ma && i < nattrs; i++) {
             if (!attrs[i].value || !*attrs[i].value)
                 continue; /* SQS rejects empty attribute values */
-            json_object_set_new(ma, attrs[i].name,
-                                json_pack("{s:s, s:s}", "DataType", "String", "StringValue",
-                                          attrs[i].value));
+            json_object_set_new(
+                ma, attrs[i].name,
+                json_pack("{s:s, s:s}", "DataType", "String", "StringValue", attrs[i].value));
         }
         json_object_set_new(req, "MessageAttributes", ma);
     }

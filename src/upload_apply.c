@@ -23,8 +23,8 @@ tad_err tad_aws_region_resolve(const struct tad_config *cfg, char *out, size_t o
                            "no AWS region: set region, AWS_REGION or AWS_DEFAULT_REGION");
 }
 
-tad_err tad_upload_env_init(struct tad_upload_env *env, const struct tad_config *cfg,
-                            bool with_aws, struct tad_errinfo *err)
+tad_err tad_upload_env_init(struct tad_upload_env *env, const struct tad_config *cfg, bool with_aws,
+                            struct tad_errinfo *err)
 {
     memset(env, 0, sizeof(*env));
     env->cfg = cfg;
@@ -43,7 +43,8 @@ tad_err tad_upload_env_init(struct tad_upload_env *env, const struct tad_config 
     e = tad_aws_new(&ao, &env->aws, err);
     if (e)
         goto fail;
-    struct tad_secrets_opts so = {.aws = env->aws, .ttl_seconds = (unsigned)cfg->secret_ttl_seconds};
+    struct tad_secrets_opts so = {.aws = env->aws,
+                                  .ttl_seconds = (unsigned)cfg->secret_ttl_seconds};
     e = tad_secrets_new(&so, &env->secrets);
     if (e)
         goto fail;
@@ -63,8 +64,8 @@ void tad_upload_env_release(struct tad_upload_env *env)
 }
 
 tad_err tad_upload_apply(struct tad_upload_env *env, const struct tad_route *rt,
-                         const char *secret_id, const struct tad_pipeline_result *res,
-                         bool dry_run, struct tad_upload_outcome *out, struct tad_errinfo *err)
+                         const char *secret_id, const struct tad_pipeline_result *res, bool dry_run,
+                         struct tad_upload_outcome *out, struct tad_errinfo *err)
 {
     (void)env;
     (void)rt;
@@ -73,5 +74,6 @@ tad_err tad_upload_apply(struct tad_upload_env *env, const struct tad_route *rt,
     memset(out, 0, sizeof(*out));
     if (dry_run)
         return TAD_OK;
-    return tad_errinfo_set(err, TAD_ERR_INVALID, "uploading to TikTok is not wired in yet; use --dry-run");
+    return tad_errinfo_set(err, TAD_ERR_INVALID,
+                           "uploading to TikTok is not wired in yet; use --dry-run");
 }

@@ -29,9 +29,9 @@ struct tad_aws_opts {
     struct tad_creds_provider *creds; /* borrowed; must outlive the tad_aws */
     const char *region;               /* required */
     tad_getenv_fn env;                /* NULL = getenv (endpoint overrides) */
-    struct tad_retry_policy retry;    /* max_attempts 0 = the SDK default of 3, 1 s base, 20 s cap */
-    const struct tad_rng *rng;        /* NULL = default */
-    time_t (*now)(void *ctx);         /* NULL = time() */
+    struct tad_retry_policy retry; /* max_attempts 0 = the SDK default of 3, 1 s base, 20 s cap */
+    const struct tad_rng *rng;     /* NULL = default */
+    time_t (*now)(void *ctx);      /* NULL = time() */
     void *now_ctx;
     /* Called (if set) after every request with the service and outcome: "ok", "throttled",
      * "error", "retry"... for metrics. May be called from any thread. */

@@ -50,12 +50,12 @@ struct tad_creds_source {
 struct tad_creds_provider;
 
 struct tad_creds_opts {
-    tad_getenv_fn env;             /* NULL = getenv */
-    time_t (*now)(void *ctx);      /* NULL = time() */
+    tad_getenv_fn env;        /* NULL = getenv */
+    time_t (*now)(void *ctx); /* NULL = time() */
     void *now_ctx;
-    const char *region;            /* for STS web identity; may be NULL */
-    unsigned imds_timeout_ms;      /* 0 = 1000 */
-    bool no_refresh_thread;        /* tests: refresh only on demand */
+    const char *region;       /* for STS web identity; may be NULL */
+    unsigned imds_timeout_ms; /* 0 = 1000 */
+    bool no_refresh_thread;   /* tests: refresh only on demand */
 };
 
 /* Builds the default chain (environment, profile, web identity, container, IMDS). */

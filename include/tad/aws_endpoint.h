@@ -23,11 +23,11 @@ enum tad_aws_service {
 };
 
 struct tad_aws_endpoint {
-    char scheme[8];   /* "https" or "http" */
-    char host[256];   /* host name or address, no port, no brackets */
-    unsigned port;    /* 0 = scheme default */
+    char scheme[8];      /* "https" or "http" */
+    char host[256];      /* host name or address, no port, no brackets */
+    unsigned port;       /* 0 = scheme default */
     char base_path[256]; /* path prefix of an override URL without trailing '/', usually "" */
-    bool overridden;  /* came from AWS_ENDPOINT_URL[_<SERVICE>] */
+    bool overridden;     /* came from AWS_ENDPOINT_URL[_<SERVICE>] */
 };
 
 /* Signing name of a service: "sqs", "s3", "secretsmanager", "sts". */

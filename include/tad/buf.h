@@ -58,6 +58,16 @@ TAD_MUST_CHECK tad_err tad_buf_append_hex(struct tad_buf *b, const unsigned char
 /* Hands the storage to the caller (new, free() it; never NULL on success) and empties b. */
 TAD_MUST_CHECK tad_err tad_buf_take(struct tad_buf *b, char **ret);
 
+/* Value of one hex digit (either case), or -1. */
+int tad_hex_value(unsigned char c);
+
+/* Length of an excerpt buffer for TAD_EXCERPT_MAX input bytes ("..." and the NUL included). */
+#define TAD_EXCERPT_MAX 40
+#define TAD_EXCERPT_SIZE (TAD_EXCERPT_MAX + 4)
+/* Printable-ASCII copy of s for error messages: other bytes become '?', input longer than
+ * TAD_EXCERPT_MAX is cut and marked "...". out holds TAD_EXCERPT_SIZE bytes. */
+void tad_excerpt(const char *s, size_t len, char out[TAD_EXCERPT_SIZE]);
+
 /* Writes the lower-case hex of len bytes plus a NUL into out (2*len+1 bytes). */
 void tad_hex_encode(const unsigned char *p, size_t len, char *out);
 

@@ -33,7 +33,6 @@ TAD_MUST_CHECK tad_err tad_ingest_s3(struct tad_aws *aws, struct tad_http *h, co
 
 /* Runs the pipeline over a local file. */
 TAD_MUST_CHECK tad_err tad_ingest_local(const char *path, const struct tad_pipeline_opts *opts,
-                                        struct tad_pipeline_result *ret,
-                                        struct tad_errinfo *err);
+                                        struct tad_pipeline_result *ret, struct tad_errinfo *err);
 
 #endif

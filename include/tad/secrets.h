@@ -39,8 +39,8 @@ struct tad_secrets_opts {
     time_t (*now)(void *ctx);
     void *now_ctx;
     /* Tests: replaces tad_secrets_fetch. */
-    tad_err (*fetch)(void *ctx, struct tad_http *h, const char *secret_id,
-                     struct tad_secret **ret, struct tad_errinfo *err);
+    tad_err (*fetch)(void *ctx, struct tad_http *h, const char *secret_id, struct tad_secret **ret,
+                     struct tad_errinfo *err);
     void *fetch_ctx;
 };
 

@@ -42,9 +42,9 @@ TAD_MUST_CHECK tad_err tad_sqs_receive(struct tad_aws *aws, struct tad_http *h,
                                        struct tad_errinfo *err);
 
 struct tad_sqs_entry {
-    const char *id;             /* unique in the batch: [A-Za-z0-9_-]{1,80} */
+    const char *id; /* unique in the batch: [A-Za-z0-9_-]{1,80} */
     const char *receipt_handle;
-    unsigned visibility;        /* change-visibility only */
+    unsigned visibility; /* change-visibility only */
 };
 
 struct tad_sqs_entry_failure {
@@ -75,9 +75,8 @@ TAD_MUST_CHECK tad_err tad_sqs_delete(struct tad_aws *aws, struct tad_http *h,
                                       const char *queue_url, const char *receipt_handle,
                                       struct tad_errinfo *err);
 TAD_MUST_CHECK tad_err tad_sqs_change_visibility(struct tad_aws *aws, struct tad_http *h,
-                                                 const char *queue_url,
-                                                 const char *receipt_handle, unsigned visibility,
-                                                 struct tad_errinfo *err);
+                                                 const char *queue_url, const char *receipt_handle,
+                                                 unsigned visibility, struct tad_errinfo *err);
 
 struct tad_sqs_attribute {
     const char *name;
@@ -99,8 +98,7 @@ struct tad_sqs_queue_info {
 
 /* GetQueueAttributes (All): the start-up check that the queue exists and is reachable. */
 TAD_MUST_CHECK tad_err tad_sqs_get_attributes(struct tad_aws *aws, struct tad_http *h,
-                                              const char *queue_url,
-                                              struct tad_sqs_queue_info *ret,
+                                              const char *queue_url, struct tad_sqs_queue_info *ret,
                                               struct tad_errinfo *err);
 
 #endif

@@ -24,13 +24,12 @@ struct tad_upload_env {
 
 /* Resolves the AWS region: config, AWS_REGION, AWS_DEFAULT_REGION, the queue URL's host,
  * then the instance metadata service. */
-TAD_MUST_CHECK tad_err tad_aws_region_resolve(const struct tad_config *cfg, char *out,
-                                              size_t outsz, struct tad_errinfo *err);
+TAD_MUST_CHECK tad_err tad_aws_region_resolve(const struct tad_config *cfg, char *out, size_t outsz,
+                                              struct tad_errinfo *err);
 
 /* with_aws false: only the HTTP client (a dry run of a local file needs no AWS). */
-TAD_MUST_CHECK tad_err tad_upload_env_init(struct tad_upload_env *env,
-                                           const struct tad_config *cfg, bool with_aws,
-                                           struct tad_errinfo *err);
+TAD_MUST_CHECK tad_err tad_upload_env_init(struct tad_upload_env *env, const struct tad_config *cfg,
+                                           bool with_aws, struct tad_errinfo *err);
 void tad_upload_env_release(struct tad_upload_env *env);
 
 struct tad_upload_outcome {

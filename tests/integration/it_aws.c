@@ -69,7 +69,8 @@ static void drain(void)
         assert_int_equal(tad_sqs_receive(aws, http, queue, 10, 0, 0, &m, &ei), TAD_OK);
         size_t n = m.n;
         for (size_t i = 0; i < n; i++)
-            assert_int_equal(tad_sqs_delete(aws, http, queue, m.msgs[i].receipt_handle, &ei), TAD_OK);
+            assert_int_equal(tad_sqs_delete(aws, http, queue, m.msgs[i].receipt_handle, &ei),
+                             TAD_OK);
         tad_sqs_messages_release(&m);
         if (n == 0)
             break;
@@ -86,7 +87,8 @@ static void sqs_send_receive_batch_delete(void **state)
     for (int i = 0; i < 3; i++) {
         char body[64];
         snprintf(body, sizeof(body), "{\"n\":%d,\"text\":\"caf\xc3\xa9\"}", i);
-        assert_int_equal(tad_sqs_send(aws, http, queue, body, attrs, 2, 0, id, sizeof(id), &ei), TAD_OK);
+        assert_int_equal(tad_sqs_send(aws, http, queue, body, attrs, 2, 0, id, sizeof(id), &ei),
+                         TAD_OK);
         assert_true(strlen(id) > 0);
     }
     struct tad_sqs_messages m = {0};
@@ -112,7 +114,8 @@ static void sqs_send_receive_batch_delete(void **state)
     for (size_t i = 0; i < 3; i++)
         entries[i] = (struct tad_sqs_entry){ids[i], handles[i], 60};
     struct tad_sqs_batch_result br;
-    assert_int_equal(tad_sqs_change_visibility_batch(aws, http, queue, entries, 3, &br, &ei), TAD_OK);
+    assert_int_equal(tad_sqs_change_visibility_batch(aws, http, queue, entries, 3, &br, &ei),
+                     TAD_OK);
     assert_int_equal(br.nok, 3);
     assert_int_equal(br.nfailed, 0);
     /* delete with one bad receipt handle: a per-entry failure, the rest deleted */
@@ -145,13 +148,15 @@ static void sqs_visibility_release_and_receive_count(void **state)
     assert_int_equal(m2.n, 0);
     tad_sqs_messages_release(&m2);
     /* release it (visibility 0): visible again at once, receive count 2 */
-    assert_int_equal(tad_sqs_change_visibility(aws, http, queue, m.msgs[0].receipt_handle, 0, &ei), TAD_OK);
+    assert_int_equal(tad_sqs_change_visibility(aws, http, queue, m.msgs[0].receipt_handle, 0, &ei),
+                     TAD_OK);
     tad_sqs_messages_release(&m);
     assert_int_equal(tad_sqs_receive(aws, http, queue, 1, 2, 30, &m, &ei), TAD_OK);
     assert_int_equal(m.n, 1);
     assert_int_equal(m.msgs[0].receive_count, 2);
-    assert_int_equal(tad_sqs_change_visibility(aws, http, queue, m.msgs[0].receipt_handle, 43201, &ei),
-                     TAD_ERR_INVALID);
+    assert_int_equal(
+        tad_sqs_change_visibility(aws, http, queue, m.msgs[0].receipt_handle, 43201, &ei),
+        TAD_ERR_INVALID);
     assert_int_equal(tad_sqs_delete(aws, http, queue, m.msgs[0].receipt_handle, &ei), TAD_OK);
     tad_sqs_messages_release(&m);
 }
@@ -195,7 +200,8 @@ static void s3_keys_with_special_characters(void **state)
         "tiktok/with space/PHONE/a b.csv",
         "tiktok/plus+equals=amp&/EMAIL/x+y=z&w.csv",
         "tiktok/paren(s)*;%25/EMAIL/f;(1)*.csv",
-        "tiktok/\xc3\xbcnic\xc3\xb8" "de \xe2\x9c\x93/EMAIL/\xe6\x97\xa5\xe6\x9c\xac.csv",
+        "tiktok/\xc3\xbcnic\xc3\xb8"
+        "de \xe2\x9c\x93/EMAIL/\xe6\x97\xa5\xe6\x9c\xac.csv",
         "tiktok/tilde~dash-under_dot./EMAIL/..csv",
     };
     struct tad_errinfo ei;
@@ -213,7 +219,8 @@ static void s3_keys_with_special_characters(void **state)
         assert_true(info.etag[0] == '"');
         struct collect c = {.md5 = NULL};
         tad_buf_init(&c.buf, 0);
-        assert_int_equal(tad_s3_get(aws, http, BUCKET, keys[i], NULL, collect_write, &c, &info, &ei), TAD_OK);
+        assert_int_equal(
+            tad_s3_get(aws, http, BUCKET, keys[i], NULL, collect_write, &c, &info, &ei), TAD_OK);
         assert_int_equal(c.buf.len, (size_t)n);
         assert_memory_equal(c.buf.data, body, (size_t)n);
         tad_buf_release(&c.buf);
@@ -227,12 +234,14 @@ static void s3_missing_object_and_bucket(void **state)
     struct collect c = {.md5 = NULL};
     tad_buf_init(&c.buf, 0);
     tad_errinfo_clear(&ei);
-    assert_int_equal(tad_s3_get(aws, http, BUCKET, "tiktok/none/EMAIL/missing.csv", NULL, collect_write, &c, NULL, &ei),
+    assert_int_equal(tad_s3_get(aws, http, BUCKET, "tiktok/none/EMAIL/missing.csv", NULL,
+                                collect_write, &c, NULL, &ei),
                      TAD_ERR_NOT_FOUND);
     assert_string_equal(ei.code, "NoSuchKey");
     assert_int_equal(c.n, 0); /* the error body never reaches the sink */
     struct tad_s3_object_info info;
-    assert_int_equal(tad_s3_head(aws, http, "no-such-bucket-here", "k", NULL, &info, &ei), TAD_ERR_NOT_FOUND);
+    assert_int_equal(tad_s3_head(aws, http, "no-such-bucket-here", "k", NULL, &info, &ei),
+                     TAD_ERR_NOT_FOUND);
     tad_buf_release(&c.buf);
 }
 
@@ -251,7 +260,9 @@ static void s3_download_cut_mid_body_resumes(void **state)
     assert_non_null(data);
     for (size_t i = 0; i < size; i++)
         data[i] = (char)('a' + (i * 7 + i / 4096) % 26);
-    assert_int_equal(tad_s3_put(aws, http, BUCKET, "tiktok/big/EMAIL/big file.csv", data, size, NULL, &ei), TAD_OK);
+    assert_int_equal(
+        tad_s3_put(aws, http, BUCKET, "tiktok/big/EMAIL/big file.csv", data, size, NULL, &ei),
+        TAD_OK);
     unsigned char want[16], got[16];
     unsigned int wl = 0, gl = 0;
     EVP_Digest(data, size, want, &wl, EVP_md5(), NULL);
@@ -266,7 +277,8 @@ static void s3_download_cut_mid_body_resumes(void **state)
     struct collect c = {.md5 = EVP_MD_CTX_new()};
     EVP_DigestInit_ex(c.md5, EVP_md5(), NULL);
     struct tad_s3_object_info info;
-    tad_err e = tad_s3_get(via, http, BUCKET, "tiktok/big/EMAIL/big file.csv", NULL, collect_write, &c, &info, &ei);
+    tad_err e = tad_s3_get(via, http, BUCKET, "tiktok/big/EMAIL/big file.csv", NULL, collect_write,
+                           &c, &info, &ei);
     if (e)
         fprintf(stderr, "resumed get: %s %s\n", tad_err_str(e), ei.msg);
     assert_int_equal(e, TAD_OK);
@@ -286,8 +298,8 @@ static time_t now_fn(void *ctx)
     return fake_now;
 }
 
-static tad_err counting_fetch(void *ctx, struct tad_http *h, const char *id, struct tad_secret **ret,
-                              struct tad_errinfo *err)
+static tad_err counting_fetch(void *ctx, struct tad_http *h, const char *id,
+                              struct tad_secret **ret, struct tad_errinfo *err)
 {
     fetches++;
     return tad_secrets_fetch(ctx, h, id, ret, err);
@@ -298,11 +310,14 @@ static void secrets_ttl_rotation_and_parse(void **state)
     (void)state;
     struct tad_errinfo ei;
     struct tad_secrets *cache;
-    struct tad_secrets_opts so = {.aws = aws, .ttl_seconds = 300, .now = now_fn, .fetch = counting_fetch, .fetch_ctx = aws};
+    struct tad_secrets_opts so = {
+        .aws = aws, .ttl_seconds = 300, .now = now_fn, .fetch = counting_fetch, .fetch_ctx = aws};
     assert_int_equal(tad_secrets_new(&so, &cache), TAD_OK);
     struct tad_secret *s1, *s2;
-    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s1, &ei), TAD_OK);
-    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s2, &ei), TAD_OK);
+    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s1, &ei),
+                     TAD_OK);
+    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s2, &ei),
+                     TAD_OK);
     assert_int_equal(fetches, 1);
     assert_ptr_equal(s1, s2);
     struct tad_tiktok_creds tc = {0};
@@ -314,20 +329,25 @@ static void secrets_ttl_rotation_and_parse(void **state)
     tad_secret_unref(s2);
     /* rotate in Secrets Manager: the cache serves the old value until the TTL passes */
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "\"%s\" tests/lib/aws_admin.py put-secret tiktok_activation_credentials "
-             "'{\"ACCESS_TOKEN\":\"token-two-abcdef\",\"ADVERTISER_ID\":7000000001}'", need("MOTO_PY"));
+    snprintf(cmd, sizeof(cmd),
+             "\"%s\" tests/lib/aws_admin.py put-secret tiktok_activation_credentials "
+             "'{\"ACCESS_TOKEN\":\"token-two-abcdef\",\"ADVERTISER_ID\":7000000001}'",
+             need("MOTO_PY"));
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s1, &ei), TAD_OK);
+    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s1, &ei),
+                     TAD_OK);
     assert_non_null(strstr(s1->value, "token-one"));
     tad_secret_unref(s1);
     fake_now += 301;
-    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s1, &ei), TAD_OK);
+    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s1, &ei),
+                     TAD_OK);
     assert_int_equal(fetches, 2);
     assert_non_null(strstr(s1->value, "token-two"));
     tad_secret_unref(s1);
     /* explicit invalidation (TikTok rejected the token) refetches at once */
     tad_secrets_invalidate(cache, "tiktok_activation_credentials");
-    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s1, &ei), TAD_OK);
+    assert_int_equal(tad_secrets_get(cache, http, "tiktok_activation_credentials", &s1, &ei),
+                     TAD_OK);
     assert_int_equal(fetches, 3);
     tad_secret_unref(s1);
     /* a missing secret is a clear permanent error */
@@ -380,7 +400,8 @@ static void rejected_credentials_are_refreshed_once(void **state)
 static void wrong_secret_key_is_rejected_by_signature_check(void **state)
 {
     (void)state;
-    struct tad_aws_creds *bad = tad_aws_creds_new(getenv("AWS_ACCESS_KEY_ID"), "wrong-secret-key", NULL, 0, "t");
+    struct tad_aws_creds *bad =
+        tad_aws_creds_new(getenv("AWS_ACCESS_KEY_ID"), "wrong-secret-key", NULL, 0, "t");
     struct tad_creds_source one = {"bad", NULL, NULL, NULL};
     (void)one;
     tad_aws_creds_unref(bad);

@@ -108,7 +108,8 @@ static void registered_secrets_and_headers_are_redacted(void **state)
     tad_log_register_secret("s3cr3t-token-value-123");
     tad_log_register_secret("abc"); /* too short: ignored */
     struct tad_log_kv kv[] = {TAD_KV_S(TAD_F_ERROR, "bad s3cr3t-token-value-123 seen")};
-    log_kv(TAD_LOG_INFO, kv, 1, "token=%s and again s3cr3t-token-value-123", "s3cr3t-token-value-123");
+    log_kv(TAD_LOG_INFO, kv, 1, "token=%s and again s3cr3t-token-value-123",
+           "s3cr3t-token-value-123");
     log_info("> Authorization: AWS4-HMAC-SHA256 Credential=AKID/x, Signature=abcdef");
     log_info("Access-Token: 0123456789abcdef");
     log_info("x-amz-security-token:FQoGZXIvYXdzEJr");
