@@ -13,15 +13,16 @@ BIN=$ROOT/$BUILD/tiktok-audienced
 stack_stop() {
     local pid
     for pid in "${STACK_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
+        kill "$pid" 2>/dev/null || true
     done
     for pid in "${STACK_PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true
     done
     STACK_PIDS=()
     [ -n "${KEEP_STACK:-}" ] || rm -rf "$STACK_DIR"
 }
-trap stack_stop EXIT
+# keep the test's own exit status whatever the clean-up returns
+trap 'stack_rc=$?; stack_stop; exit $stack_rc' EXIT
 
 stack_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
