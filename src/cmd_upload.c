@@ -126,6 +126,10 @@ static void print_summary(const struct upload_args *a, const struct tad_route *r
     if (out && out->custom_audience_id[0])
         printf(",\"custom_audience_id\":\"%s\",\"created\":%s", out->custom_audience_id,
                out->created ? "true" : "false");
+    if (out && out->would_create)
+        printf(",\"would_create\":true");
+    if (out && out->request_ids[0])
+        printf(",\"tiktok_request_ids\":\"%s\"", out->request_ids);
     if (a->out_dir)
         printf(",\"out\":\"%s\"", a->out_dir);
     printf("}\n");

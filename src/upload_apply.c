@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "tad/creds_sources.h"
+#include "tad/ratelimit.h"
+#include "tad/tiktok.h"
 
 tad_err tad_aws_region_resolve(const struct tad_config *cfg, char *out, size_t outsz,
                                struct tad_errinfo *err)
@@ -31,6 +33,25 @@ tad_err tad_upload_env_init(struct tad_upload_env *env, const struct tad_config 
     tad_err e = tad_http_new(NULL, &env->http);
     if (e || !with_aws)
         return e;
+    e = tad_ratelimit_new(cfg->tiktok_max_requests_per_second, NULL, &env->ratelimit);
+    if (e)
+        goto fail;
+    struct tad_tiktok_opts to = {
+        .api_base = cfg->tiktok_api_base,
+        .timeout_ms = cfg->tiktok_timeout_seconds * 1000,
+        .rl = env->ratelimit,
+        .retry = {(unsigned)cfg->retry_max_attempts, (unsigned)cfg->retry_base_delay_ms,
+                  (unsigned)cfg->retry_max_delay_ms},
+    };
+    e = tad_tiktok_new(&to, &env->tiktok);
+    if (e) {
+        tad_errinfo_set(err, e, "bad tiktok.api_base");
+        goto fail;
+    }
+    struct tad_audience_sync_opts syo = {.tiktok = env->tiktok};
+    e = tad_audience_sync_new(&syo, &env->sync);
+    if (e)
+        goto fail;
     char region[64];
     e = tad_aws_region_resolve(cfg, region, sizeof(region), err);
     if (e)
@@ -56,6 +77,9 @@ fail:
 
 void tad_upload_env_release(struct tad_upload_env *env)
 {
+    tad_audience_sync_free(env->sync);
+    tad_tiktok_free(env->tiktok);
+    tad_ratelimit_free(env->ratelimit);
     tad_secrets_free(env->secrets);
     tad_aws_free(env->aws);
     tad_creds_provider_free(env->creds);
@@ -63,17 +87,70 @@ void tad_upload_env_release(struct tad_upload_env *env)
     memset(env, 0, sizeof(*env));
 }
 
+struct creds_ctx {
+    struct tad_upload_env *env;
+    const char *secret_id;
+};
+
+static tad_err get_creds(void *vctx, struct tad_http *h, struct tad_tiktok_creds *ret,
+                         struct tad_errinfo *err)
+{
+    struct creds_ctx *c = vctx;
+    struct tad_secret *s = NULL;
+    tad_err e = tad_secrets_get(c->env->secrets, h, c->secret_id, &s, err);
+    if (e)
+        return e;
+    e = tad_tiktok_creds_parse(s->value, s->len, ret, err);
+    tad_secret_unref(s);
+    if (e && err)
+        tad_errinfo_set(err, e, "secret %s: %s", c->secret_id, err->msg);
+    return e;
+}
+
+static void invalidate_creds(void *vctx)
+{
+    struct creds_ctx *c = vctx;
+    tad_secrets_invalidate(c->env->secrets, c->secret_id);
+}
+
 tad_err tad_upload_apply(struct tad_upload_env *env, const struct tad_route *rt,
                          const char *secret_id, const struct tad_pipeline_result *res, bool dry_run,
                          struct tad_upload_outcome *out, struct tad_errinfo *err)
 {
-    (void)env;
-    (void)rt;
-    (void)secret_id;
-    (void)res;
     memset(out, 0, sizeof(*out));
-    if (dry_run)
-        return TAD_OK;
-    return tad_errinfo_set(err, TAD_ERR_INVALID,
-                           "uploading to TikTok is not wired in yet; use --dry-run");
+    if (!env->sync) /* no AWS, so no credentials: a dry run of a local file stops here */
+        return dry_run ? TAD_OK
+                       : tad_errinfo_set(err, TAD_ERR_INVALID, "uploading needs AWS access");
+    struct creds_ctx cc = {env, secret_id};
+    struct tad_audience_job job = {
+        .get_creds = get_creds,
+        .invalidate_creds = invalidate_creds,
+        .creds_ctx = &cc,
+        .audience_name = rt->by_id ? NULL : rt->audience_name,
+        .audience_id = rt->by_id ? rt->audience_id : NULL,
+        .calculate_type = tad_format_upload_name(rt->format),
+        .parts = res->parts,
+        .nparts = res->nparts,
+        .dry_run = dry_run,
+    };
+    tad_err e = tad_tiktok_action_parse(tad_route_action_api_name(rt->action), &job.action);
+    if (e)
+        return tad_errinfo_set(err, e, "bad action");
+    struct tad_audience_outcome o;
+    memset(&o, 0, sizeof(o));
+    e = tad_audience_apply(env->sync, env->http, &job, &o, err);
+    tad_strlcpy(out->custom_audience_id, sizeof(out->custom_audience_id), o.custom_audience_id,
+                strlen(o.custom_audience_id));
+    out->created = o.created;
+    out->would_create = o.would_create;
+    size_t used = 0;
+    for (size_t i = 0; i < o.request_ids.n && used + 2 < sizeof(out->request_ids); i++) {
+        int n = snprintf(out->request_ids + used, sizeof(out->request_ids) - used, "%s%s",
+                         i ? "," : "", o.request_ids.v[i]);
+        if (n < 0 || (size_t)n >= sizeof(out->request_ids) - used)
+            break;
+        used += (size_t)n;
+    }
+    tad_audience_outcome_release(&o);
+    return e;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "tad/audience.h"
 #include "tad/aws_call.h"
 #include "tad/config.h"
 #include "tad/pipeline.h"
@@ -20,6 +21,9 @@ struct tad_upload_env {
     struct tad_aws *aws;
     struct tad_secrets *secrets;
     struct tad_http *http;
+    struct tad_ratelimit *ratelimit;
+    struct tad_tiktok *tiktok;
+    struct tad_audience_sync *sync;
 };
 
 /* Resolves the AWS region: config, AWS_REGION, AWS_DEFAULT_REGION, the queue URL's host,
@@ -35,9 +39,13 @@ void tad_upload_env_release(struct tad_upload_env *env);
 struct tad_upload_outcome {
     char custom_audience_id[32];
     bool created;
+    bool would_create;     /* dry run: the audience does not exist yet */
+    char request_ids[512]; /* TikTok request ids, comma-separated (may be cut) */
 };
 
-/* Applies the parts to the audience the route names (nothing when dry_run). */
+/* Applies the parts to the audience the route names, with the TikTok credentials of
+ * secret_id (nothing changes at TikTok when dry_run; a dry run with AWS looks the audience up).
+ */
 TAD_MUST_CHECK tad_err tad_upload_apply(struct tad_upload_env *env, const struct tad_route *rt,
                                         const char *secret_id,
                                         const struct tad_pipeline_result *res, bool dry_run,
