@@ -120,8 +120,9 @@ bench: all
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tiktok-audienced
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0644 systemd/tiktok-audienced.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	@if [ -f systemd/tiktok-audienced.service ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
+	  install -m 0644 systemd/tiktok-audienced.service $(DESTDIR)$(PREFIX)/lib/systemd/system/; fi
 	install -d $(DESTDIR)$(PREFIX)/share/doc/tiktok-audienced
 	install -m 0644 etc/config.yaml.example $(DESTDIR)$(PREFIX)/share/doc/tiktok-audienced/
 	@if [ -f docs/tiktok-audienced.8 ]; then \
