@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "tad/log.h"
+#include "tad/retry.h"
 
 /* One (advertiser, calculate_type, name): the cached audience id and the name's lock. */
 struct entry {
@@ -48,14 +49,6 @@ struct run {
     bool refreshed;
 };
 
-static uint64_t mono_ms(void *ctx)
-{
-    (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 tad_err tad_audience_sync_new(const struct tad_audience_sync_opts *opts,
                               struct tad_audience_sync **ret)
 {
@@ -76,7 +69,7 @@ tad_err tad_audience_sync_new(const struct tad_audience_sync_opts *opts,
     s->tt = opts->tiktok;
     s->ttl_ms =
         (uint64_t)(opts->cache_ttl_s ? opts->cache_ttl_s : TAD_AUDIENCE_CACHE_TTL_S) * 1000u;
-    s->now_ms = opts->now_ms ? opts->now_ms : mono_ms;
+    s->now_ms = opts->now_ms ? opts->now_ms : tad_mono_ms;
     s->clock_ctx = opts->clock_ctx;
     *ret = s;
     return TAD_OK;

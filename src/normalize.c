@@ -35,7 +35,7 @@ static unsigned char ascii_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
-static void trim(const char **in, size_t *len)
+void tad_normalize_trim(const char **in, size_t *len)
 {
     const char *p = *in;
     size_t n = *len;
@@ -87,7 +87,7 @@ tad_err tad_normalize_hex(const char *in, size_t len, size_t want, char *out)
 
 tad_err tad_normalize_email(const char *in, size_t len, char *out, size_t *outlen)
 {
-    trim(&in, &len);
+    tad_normalize_trim(&in, &len);
     if (len == 0 || len > TAD_NORMALIZE_MAX - 1)
         return TAD_ERR_INVALID;
     char tmp[TAD_NORMALIZE_MAX];
@@ -142,7 +142,7 @@ tad_err tad_normalize_phone(const char *in, size_t len, char *out, size_t *outle
 
 tad_err tad_normalize_maid(const char *in, size_t len, char *out, size_t *outlen)
 {
-    trim(&in, &len);
+    tad_normalize_trim(&in, &len);
     if (len != 36)
         return TAD_ERR_INVALID;
     char tmp[36];
@@ -219,7 +219,7 @@ tad_err tad_normalize_row(struct tad_normalize *n, enum tad_row_kind kind, const
     size_t nlen = 0;
     tad_err err;
 
-    trim(&in, &len);
+    tad_normalize_trim(&in, &len);
     switch (kind) {
     case TAD_ROW_SHA256:
         return tad_normalize_hex(in, len, 64, out);

@@ -132,20 +132,6 @@ static int is_blank(const char *s, size_t len)
     return 1;
 }
 
-static void trim(const char **s, size_t *len)
-{
-    const char *p = *s;
-    size_t n = *len;
-    while (n > 0 && is_space((unsigned char)p[0])) {
-        p++;
-        n--;
-    }
-    while (n > 0 && is_space((unsigned char)p[n - 1]))
-        n--;
-    *s = p;
-    *len = n;
-}
-
 static const char *errno_text(int e, char *buf, size_t n)
 {
     return strerror_r(e, buf, n);
@@ -525,7 +511,7 @@ static int header_name_match(struct tad_pipeline *p, const char *f, size_t len)
 {
     if (!p->o.header_names)
         return -1;
-    trim(&f, &len);
+    tad_normalize_trim(&f, &len);
     struct tad_str v = {f, len};
     for (int i = 0; p->o.header_names[i]; i++)
         if (tad_str_eq_nocase(v, tad_str_from(p->o.header_names[i])))
@@ -539,7 +525,7 @@ static void decide_header(struct tad_pipeline *p, const char *s, size_t len)
 {
     const char *t = s;
     size_t tlen = len;
-    trim(&t, &tlen);
+    tad_normalize_trim(&t, &tlen);
     int csv = memchr(s, ',', len) != NULL || (tlen > 0 && t[0] == '"');
     int any_valid = 0;
     int best_name = -1;
@@ -575,7 +561,7 @@ static void decide_header(struct tad_pipeline *p, const char *s, size_t len)
     size_t flen = len;
     if (csv && csv_field(s, len, p->col, p->pscratch, &f, &flen) != 0)
         flen = 0;
-    trim(&f, &flen);
+    tad_normalize_trim(&f, &flen);
     tad_strlcpy(p->column, sizeof(p->column), f, flen);
 }
 

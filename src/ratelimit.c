@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "tad/retry.h"
+
 #define MAX_SLICE_MS 100u
 #define MIN_FACTOR (1.0 / 64.0)
 #define DEBOUNCE_MS 1000u
@@ -23,14 +25,6 @@ struct tad_ratelimit {
     double tokens;
     uint64_t last_ms;
 };
-
-static uint64_t mono_now_ms(void *ctx)
-{
-    (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void mono_sleep_ms(void *ctx, uint64_t ms)
 {
@@ -73,7 +67,7 @@ tad_err tad_ratelimit_new(double per_second, const struct tad_ratelimit_clock *c
         if (!rl->clock.sleep_ms)
             rl->clock.sleep_ms = mono_sleep_ms;
     } else {
-        rl->clock.now_ms = mono_now_ms;
+        rl->clock.now_ms = tad_mono_ms;
         rl->clock.sleep_ms = mono_sleep_ms;
     }
     rl->base_rate = per_second;

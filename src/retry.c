@@ -23,6 +23,14 @@ static uint64_t xorshift_next(void *ctx)
     return state * 0x2545f4914f6cdd1dull;
 }
 
+uint64_t tad_mono_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static const struct tad_rng default_rng = {xorshift_next, NULL};
 
 const struct tad_rng *tad_rng_default(void)

@@ -67,4 +67,7 @@ TAD_MUST_CHECK tad_err tad_normalize_row(struct tad_normalize *n, enum tad_row_k
 TAD_MUST_CHECK tad_err tad_normalize_sha256_hex(struct tad_normalize *n, const void *data,
                                                 size_t len, char *out);
 
+/* Narrows [*in, *in + *len) to drop leading and trailing ASCII white space. */
+void tad_normalize_trim(const char **in, size_t *len);
+
 #endif

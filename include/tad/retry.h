@@ -18,6 +18,9 @@ struct tad_rng {
     void *ctx;
 };
 
+/* Milliseconds on the monotonic clock (ctx unused; fits clock-callback slots). */
+uint64_t tad_mono_ms(void *ctx);
+
 /* A per-thread xorshift generator seeded from getrandom(); good enough for jitter. */
 const struct tad_rng *tad_rng_default(void);
 
