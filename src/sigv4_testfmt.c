@@ -188,43 +188,6 @@ void tad_sigv4_testctx_release(struct tad_sigv4_testctx *c)
     memset(c, 0, sizeof(*c));
 }
 
-static unsigned digits(const char *s, int n, int *ok)
-{
-    unsigned v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            *ok = 0;
-            return 0;
-        }
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    return v;
-}
-
-tad_err tad_sigv4_parse_iso8601(const char *s, time_t *out)
-{
-    int ok = 1;
-    if (!s || strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':' || s[19] != 'Z')
-        return TAD_ERR_PARSE;
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = (int)digits(s, 4, &ok) - 1900;
-    tm.tm_mon = (int)digits(s + 5, 2, &ok) - 1;
-    tm.tm_mday = (int)digits(s + 8, 2, &ok);
-    tm.tm_hour = (int)digits(s + 11, 2, &ok);
-    tm.tm_min = (int)digits(s + 14, 2, &ok);
-    tm.tm_sec = (int)digits(s + 17, 2, &ok);
-    if (!ok || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-        return TAD_ERR_PARSE;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return TAD_ERR_PARSE;
-    *out = t;
-    return TAD_OK;
-}
-
 static tad_err get_str(json_t *obj, const char *key, bool required, char **out,
                        struct tad_errinfo *err)
 {
@@ -272,7 +235,7 @@ tad_err tad_sigv4_testctx_parse(const char *json, size_t len, struct tad_sigv4_t
         (e = get_str(root, "service", true, &c.service, err)) != TAD_OK ||
         (e = get_str(root, "timestamp", true, &ts, err)) != TAD_OK)
         goto out;
-    if (tad_sigv4_parse_iso8601(ts, &c.timestamp) != TAD_OK) {
+    if (tad_parse_iso8601(ts, &c.timestamp) != TAD_OK) {
         e = tad_errinfo_set(err, TAD_ERR_PARSE, "context: bad timestamp");
         goto out;
     }
@@ -338,4 +301,37 @@ out:
     free(buf);
     fclose(f);
     return e;
+}
+
+tad_err tad_sigv4_testcase_build(const struct tad_sigv4_testreq *tr,
+                                 const struct tad_sigv4_testctx *ctx, struct tad_buf *wire,
+                                 struct tad_sigv4_request *rq, struct tad_sigv4_creds *cr,
+                                 struct tad_sigv4_params *pm)
+{
+    if (!ctx->normalize) {
+        tad_err e = tad_uri_encode(wire, tr->path, strlen(tr->path), true);
+        if (e)
+            return e;
+    }
+    *rq = (struct tad_sigv4_request){
+        .method = tr->method,
+        .path = ctx->normalize ? tr->path : wire->data,
+        .query = tr->query,
+        .headers = tr->headers,
+        .nheaders = tr->nheaders,
+        .body = tr->body,
+        .body_len = tr->body_len,
+        .payload_hash = ctx->sign_body ? NULL : TAD_SIGV4_EMPTY_SHA256,
+    };
+    *cr = (struct tad_sigv4_creds){ctx->access_key_id, ctx->secret_access_key, ctx->token};
+    *pm = (struct tad_sigv4_params){
+        .region = ctx->region,
+        .service = ctx->service,
+        .now = ctx->timestamp,
+        .raw_path = !ctx->normalize,
+        .sign_body_header = ctx->sign_body,
+        .omit_session_token = ctx->omit_session_token,
+        .expires = ctx->expires,
+    };
+    return TAD_OK;
 }

@@ -17,6 +17,7 @@
 
 #include "tad/aws_endpoint.h"
 #include "tad/error.h"
+#include "tad/timefmt.h"
 
 struct tad_aws_creds {
     const char *access_key_id;
@@ -82,8 +83,5 @@ unsigned tad_creds_refresh_due(struct tad_creds_provider *p);
 
 /* Name of the source that produced the current credentials, "" if none yet. */
 const char *tad_creds_source_name(struct tad_creds_provider *p);
-
-/* Parses an ISO 8601 UTC timestamp ("2020-11-05T02:02:26Z", fraction allowed). */
-TAD_MUST_CHECK tad_err tad_parse_iso8601(const char *s, time_t *ret);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "tad/error.h"
 #include "tad/sigv4.h"
+#include "tad/timefmt.h"
 
 struct tad_sigv4_testreq {
     char *method;
@@ -53,8 +54,14 @@ TAD_MUST_CHECK tad_err tad_sigv4_testctx_parse(const char *json, size_t len,
                                                struct tad_errinfo *err);
 void tad_sigv4_testctx_release(struct tad_sigv4_testctx *c);
 
-/* Parses "YYYY-MM-DDTHH:MM:SSZ" (UTC). */
-TAD_MUST_CHECK tad_err tad_sigv4_parse_iso8601(const char *s, time_t *out);
+/* Turns a suite case into signer inputs. The suites write paths unencoded: a normalising
+ * signer encodes them itself, otherwise the wire form (encoded once) is built in wire, which
+ * must outlive *rq. Without sign_body the payload hash is the empty-body hash. */
+TAD_MUST_CHECK tad_err tad_sigv4_testcase_build(const struct tad_sigv4_testreq *tr,
+                                                const struct tad_sigv4_testctx *ctx,
+                                                struct tad_buf *wire, struct tad_sigv4_request *rq,
+                                                struct tad_sigv4_creds *cr,
+                                                struct tad_sigv4_params *pm);
 
 /* Reads a whole file; *data is new, NUL-terminated, *len excludes the NUL. */
 TAD_MUST_CHECK tad_err tad_sigv4_read_file(const char *path, char **data, size_t *len,
