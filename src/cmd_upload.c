@@ -170,7 +170,7 @@ int tad_cmd_upload(int argc, char **argv)
     /* AWS is needed for an s3:// source and for the TikTok credentials (not for a dry run of
      * a local file). */
     bool need_aws = from_s3 || !a.dry_run;
-    tad_err e = tad_upload_env_init(&env, cfg, need_aws, &ei);
+    tad_err e = tad_upload_env_init(&env, cfg, need_aws, NULL, &ei);
     if (e) {
         fprintf(stderr, "tiktok-audienced: upload: %s\n", ei.msg[0] ? ei.msg : tad_err_str(e));
         rc = e == TAD_ERR_INVALID ? TAD_EXIT_CONFIG : TAD_EXIT_FAILURE;
@@ -200,7 +200,7 @@ int tad_cmd_upload(int argc, char **argv)
     }
     struct tad_upload_outcome outcome;
     memset(&outcome, 0, sizeof(outcome));
-    e = tad_upload_apply(&env, &rt, cfg->secret_id, &res, a.dry_run, &outcome, &ei);
+    e = tad_upload_apply(&env, env.http, &rt, cfg->secret_id, &res, a.dry_run, &outcome, &ei);
     if (e) {
         fprintf(stderr, "tiktok-audienced: upload: TikTok: %s%s%s\n",
                 ei.msg[0] ? ei.msg : tad_err_str(e), ei.request_id[0] ? " request_id=" : "",

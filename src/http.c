@@ -80,6 +80,11 @@ static bool is_cancelled(const struct tad_http *h)
     return h->cancel && atomic_load(h->cancel) != 0;
 }
 
+bool tad_http_cancelled(const struct tad_http *h)
+{
+    return h && is_cancelled(h);
+}
+
 static void set_cb_err(struct xfer *x, tad_err err, const char *fmt, ...) TAD_PRINTF(3, 4);
 static void set_cb_err(struct xfer *x, tad_err err, const char *fmt, ...)
 {

@@ -439,7 +439,7 @@ static void *worker_main(void *arg)
         int failed = p->werr != TAD_OK;
         pthread_mutex_unlock(&p->mu);
 
-        if (!failed && p->o.cancel && *p->o.cancel)
+        if (!failed && p->o.cancel && atomic_load(p->o.cancel))
             set_werr(p, TAD_ERR_CANCELLED, "cancelled", NULL);
         else if (!failed)
             if (process_block(w, b) != TAD_OK) {
@@ -600,7 +600,7 @@ static tad_err dispatch(struct tad_pipeline *p, struct block *b, struct tad_erri
 {
     if (p->header_pending)
         header_scan(p, b);
-    if (p->o.cancel && *p->o.cancel) {
+    if (p->o.cancel && atomic_load(p->o.cancel)) {
         put_block(p, b);
         return fail(p, TAD_ERR_CANCELLED, info, "cancelled");
     }

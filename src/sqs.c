@@ -43,15 +43,20 @@ static uint64_t attr_u64(json_t *attrs, const char *name)
     return v ? strtoull(v, NULL, 10) : 0;
 }
 
+void tad_sqs_message_release(struct tad_sqs_message *m)
+{
+    free(m->message_id);
+    free(m->receipt_handle);
+    free(m->body);
+    free(m->md5_of_body);
+    free(m->attributes_json);
+    memset(m, 0, sizeof(*m));
+}
+
 void tad_sqs_messages_release(struct tad_sqs_messages *m)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->msgs[i].message_id);
-        free(m->msgs[i].receipt_handle);
-        free(m->msgs[i].body);
-        free(m->msgs[i].md5_of_body);
-        free(m->msgs[i].attributes_json);
-    }
+    for (size_t i = 0; i < m->n; i++)
+        tad_sqs_message_release(&m->msgs[i]);
     free(m->msgs);
     m->msgs = NULL;
     m->n = 0;

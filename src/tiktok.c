@@ -31,6 +31,8 @@ struct tad_tiktok {
     struct tad_retry_policy retry;
     const struct tad_rng *rng;
     const atomic_int *cancel;
+    void (*observe)(void *ctx, const char *endpoint, long code);
+    void *observe_ctx;
 };
 
 /* One API request as the retry loop needs it. */
@@ -163,6 +165,8 @@ tad_err tad_tiktok_new(const struct tad_tiktok_opts *opts, struct tad_tiktok **r
     tt->retry = opts && opts->retry.max_attempts > 0 ? opts->retry : def;
     tt->rng = opts ? opts->rng : NULL;
     tt->cancel = opts ? opts->cancel : NULL;
+    tt->observe = opts ? opts->observe : NULL;
+    tt->observe_ctx = opts ? opts->observe_ctx : NULL;
     *ret = tt;
     return TAD_OK;
 }
@@ -272,6 +276,8 @@ static tad_err one_attempt(struct tad_tiktok *tt, struct tad_http *h, const stru
     }
     e = tad_http_perform(h, req, resp, ei);
     if (e != TAD_OK) {
+        if (tt->observe && e != TAD_ERR_CANCELLED)
+            tt->observe(tt->observe_ctx, c->endpoint, -1);
         char msg[sizeof(ei->msg)];
         tad_strlcpy(msg, sizeof(msg), ei->msg, strlen(ei->msg));
         tad_errinfo_set(ei, e, "TikTok %s: %s", c->endpoint, msg);
@@ -279,6 +285,8 @@ static tad_err one_attempt(struct tad_tiktok *tt, struct tad_http *h, const stru
     }
     long code = parse_envelope(body, &root);
     ei->http_status = resp->status;
+    if (tt->observe)
+        tt->observe(tt->observe_ctx, c->endpoint, code != TAD_TIKTOK_NO_CODE ? code : resp->status);
     const char *rid = json_string_value(json_object_get(root, "request_id"));
     if (rid) {
         tad_strlcpy(ei->request_id, sizeof(ei->request_id), rid, strlen(rid));

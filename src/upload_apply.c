@@ -26,11 +26,15 @@ tad_err tad_aws_region_resolve(const struct tad_config *cfg, char *out, size_t o
 }
 
 tad_err tad_upload_env_init(struct tad_upload_env *env, const struct tad_config *cfg, bool with_aws,
-                            struct tad_errinfo *err)
+                            const struct tad_upload_hooks *hooks, struct tad_errinfo *err)
 {
+    static const struct tad_upload_hooks no_hooks = {0};
+    if (!hooks)
+        hooks = &no_hooks;
     memset(env, 0, sizeof(*env));
     env->cfg = cfg;
-    tad_err e = tad_http_new(NULL, &env->http);
+    struct tad_http_opts ho = {.cancel = hooks->cancel};
+    tad_err e = tad_http_new(&ho, &env->http);
     if (e || !with_aws)
         return e;
     e = tad_ratelimit_new(cfg->tiktok_max_requests_per_second, NULL, &env->ratelimit);
@@ -40,6 +44,9 @@ tad_err tad_upload_env_init(struct tad_upload_env *env, const struct tad_config 
         .api_base = cfg->tiktok_api_base,
         .timeout_ms = cfg->tiktok_timeout_seconds * 1000,
         .rl = env->ratelimit,
+        .cancel = hooks->cancel,
+        .observe = hooks->tiktok_observe,
+        .observe_ctx = hooks->ctx,
         .retry = {(unsigned)cfg->retry_max_attempts, (unsigned)cfg->retry_base_delay_ms,
                   (unsigned)cfg->retry_max_delay_ms},
     };
@@ -60,7 +67,10 @@ tad_err tad_upload_env_init(struct tad_upload_env *env, const struct tad_config 
     e = tad_creds_provider_new(&co, &env->creds, err);
     if (e)
         goto fail;
-    struct tad_aws_opts ao = {.creds = env->creds, .region = region};
+    struct tad_aws_opts ao = {.creds = env->creds,
+                              .region = region,
+                              .observe = hooks->aws_observe,
+                              .observe_ctx = hooks->ctx};
     e = tad_aws_new(&ao, &env->aws, err);
     if (e)
         goto fail;
@@ -113,7 +123,7 @@ static void invalidate_creds(void *vctx)
     tad_secrets_invalidate(c->env->secrets, c->secret_id);
 }
 
-tad_err tad_upload_apply(struct tad_upload_env *env, const struct tad_route *rt,
+tad_err tad_upload_apply(struct tad_upload_env *env, struct tad_http *h, const struct tad_route *rt,
                          const char *secret_id, const struct tad_pipeline_result *res, bool dry_run,
                          struct tad_upload_outcome *out, struct tad_errinfo *err)
 {
@@ -138,7 +148,7 @@ tad_err tad_upload_apply(struct tad_upload_env *env, const struct tad_route *rt,
         return tad_errinfo_set(err, e, "bad action");
     struct tad_audience_outcome o;
     memset(&o, 0, sizeof(o));
-    e = tad_audience_apply(env->sync, env->http, &job, &o, err);
+    e = tad_audience_apply(env->sync, h, &job, &o, err);
     tad_strlcpy(out->custom_audience_id, sizeof(out->custom_audience_id), o.custom_audience_id,
                 strlen(o.custom_audience_id));
     out->created = o.created;

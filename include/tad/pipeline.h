@@ -23,6 +23,7 @@
 #ifndef TAD_PIPELINE_H
 #define TAD_PIPELINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +46,7 @@ struct tad_pipeline_opts {
     const char *out_dir;             /* borrowed; if set, parts are named files there */
     unsigned threads;                /* workers; 0 = number of online CPUs */
     int gzip;                        /* -1 auto (magic 1f 8b), 0 never, 1 always */
-    const volatile int *cancel;      /* borrowed; non-zero stops the run (checked per block) */
+    const atomic_int *cancel;        /* borrowed; non-zero stops the run (checked per block) */
 };
 
 struct tad_part {

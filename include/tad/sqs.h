@@ -32,6 +32,8 @@ struct tad_sqs_messages {
 };
 
 void tad_sqs_messages_release(struct tad_sqs_messages *m);
+/* Frees one message's strings (for a message moved out of its array) and zeroes it. */
+void tad_sqs_message_release(struct tad_sqs_message *m);
 
 /* Long poll: up to max (1..10) messages, waiting up to wait_s (0..20); visibility < 0 keeps
  * the queue's default. An empty result is not an error. The HTTP timeout is set above the

@@ -67,6 +67,11 @@ struct tad_tiktok_opts {
     struct tad_retry_policy retry; /* max_attempts 0 = TAD_RETRY_POLICY_DEFAULT */
     const struct tad_rng *rng;     /* borrowed, NULL = default jitter */
     const atomic_int *cancel;      /* borrowed, may be NULL: ends waits with CANCELLED */
+    /* Called (if set) after every attempt, from the calling thread, for metrics: endpoint is
+     * "upload", "list", ...; code is the envelope's code, else the HTTP status, else -1 when
+     * no answer arrived. */
+    void (*observe)(void *ctx, const char *endpoint, long code);
+    void *observe_ctx;
 };
 
 struct tad_tiktok;

@@ -783,21 +783,30 @@ static void reload_diff_lists_changes_and_liveness(void **state)
                           "validation.max_invalid_ratio",
                           "metrics.listen",
                           "log.level"};
-    const bool want_live[] = {false, false, true, true, true, false, true};
+    const bool want_live[] = {false, false, true, false, true, false, true};
     for (size_t i = 0; i < 7; i++) {
         assert_string_equal(s.paths[i], want[i]);
         assert_int_equal(s.live[i], want_live[i]);
     }
     /* restart-only keys named by the contract */
-    static const enum tad_config_key_id restart[] = {
-        TAD_CK_QUEUE_URL, TAD_CK_WORKERS, TAD_CK_METRICS_LISTEN, TAD_CK_SPOOL_DIR, TAD_CK_REGION};
-    for (size_t i = 0; i < 5; i++)
+    static const enum tad_config_key_id restart[] = {TAD_CK_QUEUE_URL,
+                                                     TAD_CK_WORKERS,
+                                                     TAD_CK_METRICS_LISTEN,
+                                                     TAD_CK_SPOOL_DIR,
+                                                     TAD_CK_REGION,
+                                                     TAD_CK_RETRY_MAX_ATTEMPTS,
+                                                     TAD_CK_RETRY_BASE_DELAY_MS,
+                                                     TAD_CK_RETRY_MAX_DELAY_MS,
+                                                     TAD_CK_TIKTOK_API_BASE};
+    for (size_t i = 0; i < sizeof(restart) / sizeof(restart[0]); i++)
         assert_false(tad_config_keys(NULL)[restart[i]].flags & TAD_CFG_F_LIVE);
     static const enum tad_config_key_id live[] = {TAD_CK_LOG_LEVEL,
                                                   TAD_CK_LOG_FORMAT,
-                                                  TAD_CK_RETRY_MAX_ATTEMPTS,
-                                                  TAD_CK_RETRY_BASE_DELAY_MS,
-                                                  TAD_CK_RETRY_MAX_DELAY_MS,
+                                                  TAD_CK_RECEIVE_WAIT_SECONDS,
+                                                  TAD_CK_RECEIVE_MAX_MESSAGES,
+                                                  TAD_CK_RECEIVE_VISIBILITY_TIMEOUT,
+                                                  TAD_CK_KEY_PREFIX,
+                                                  TAD_CK_SECRET_ID,
                                                   TAD_CK_TIKTOK_MAX_REQUESTS_PER_SECOND,
                                                   TAD_CK_VALIDATION_MAX_INVALID_RATIO,
                                                   TAD_CK_ROUTES,

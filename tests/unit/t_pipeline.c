@@ -656,7 +656,7 @@ static void run_fd_reads_a_file(void **state)
 static void cancellation_stops_the_run(void **state)
 {
     (void)state;
-    volatile int cancel = 0;
+    atomic_int cancel = 0;
     struct tad_pipeline_opts o;
     base_opts(&o, TAD_ROW_SHA256);
     o.cancel = &cancel;
@@ -670,7 +670,7 @@ static void cancellation_stops_the_run(void **state)
     struct tad_errinfo info;
     assert_int_equal(tad_pipeline_new(&o, &p), TAD_OK);
     assert_int_equal(tad_pipeline_feed(p, b.data, 1000, &info), TAD_OK);
-    cancel = 1;
+    atomic_store(&cancel, 1);
     tad_err err = tad_pipeline_feed(p, b.data + 1000, b.len - 1000, &info);
     if (err == TAD_OK) {
         struct tad_pipeline_result res;
@@ -682,10 +682,10 @@ static void cancellation_stops_the_run(void **state)
     tad_pipeline_free(p);
 
     /* cancelled before the last block is queued: finish reports it */
-    cancel = 0;
+    atomic_store(&cancel, 0);
     assert_int_equal(tad_pipeline_new(&o, &p), TAD_OK);
     assert_int_equal(tad_pipeline_feed(p, b.data, 6500, &info), TAD_OK);
-    cancel = 1;
+    atomic_store(&cancel, 1);
     struct tad_pipeline_result res;
     assert_int_equal(tad_pipeline_finish(p, &res, &info), TAD_ERR_CANCELLED);
     tad_pipeline_free(p);
