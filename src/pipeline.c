@@ -368,25 +368,28 @@ static tad_err process_block(struct worker *w, const struct block *b)
     tad_err err = TAD_OK;
 
     while (s < end) {
-        const char *nl;
-        size_t len;
-        if (fast && (size_t)(end - s) > hexlen && s[hexlen] == '\n') {
-            nl = s + hexlen;
-            len = hexlen;
-        } else {
-            nl = memchr(s, '\n', (size_t)(end - s));
-            if (!nl)
-                nl = end;
-            len = (size_t)(nl - s);
-            if (len > 0 && s[len - 1] == '\r')
-                len--;
-        }
         if (OUTBUF_SIZE - w->outlen < rowlen + 1) {
             err = worker_flush(w);
             if (err != TAD_OK)
                 goto out;
         }
         char *o = w->out + w->outlen;
+        /* fast path: a bare hash of the exact length ending in '\n' (the hex check also
+         * rejects a window that holds shorter lines) */
+        if (fast && (size_t)(end - s) > hexlen && s[hexlen] == '\n' &&
+            tad_normalize_hex(s, hexlen, hexlen, o) == TAD_OK) {
+            o[hexlen] = '\n';
+            w->outlen += rowlen;
+            valid++;
+            s += hexlen + 1;
+            continue;
+        }
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (!nl)
+            nl = end;
+        size_t len = (size_t)(nl - s);
+        if (len > 0 && s[len - 1] == '\r')
+            len--;
         if (fast && len == hexlen && tad_normalize_hex(s, len, hexlen, o) == TAD_OK) {
             o[hexlen] = '\n';
             w->outlen += rowlen;

@@ -548,6 +548,30 @@ static void out_dir_named_parts(void **state)
     rows_free(&want);
 }
 
+/* Short invalid lines whose combined length puts a '\n' exactly where a hash row would end
+ * must still count one by one (not as a single 64-byte row). */
+static void short_lines_filling_a_hash_width(void **state)
+{
+    (void)state;
+    struct tad_pipeline_opts o;
+    base_opts(&o, TAD_ROW_SHA256);
+    o.max_invalid_ratio = 1.0;
+    char h[65];
+    hex_row(7, h);
+    char text[512];
+    /* 5 lines of 12 characters + '\n' = 65 bytes, the width of a hash row */
+    int n = snprintf(text, sizeof(text),
+                     "%s\naaaaaaaaaaaa\nbbbbbbbbbbbb\ncccccccccccc\n"
+                     "dddddddddddd\neeeeeeeeeeee\n%s\n",
+                     h, h);
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    struct rows want = {0};
+    rows_add(&want, h);
+    rows_add(&want, h);
+    expect_rows(&o, text, 0, &want, 5, 0, NULL);
+    rows_free(&want);
+}
+
 static void long_lines_are_invalid(void **state)
 {
     (void)state;
@@ -732,6 +756,7 @@ int main(void)
         cmocka_unit_test(parts_split_at_row_boundaries),
         cmocka_unit_test(spool_files_are_invisible),
         cmocka_unit_test(out_dir_named_parts),
+        cmocka_unit_test(short_lines_filling_a_hash_width),
         cmocka_unit_test(long_lines_are_invalid),
         cmocka_unit_test(many_blocks_many_threads),
         cmocka_unit_test(run_fd_reads_a_file),
