@@ -78,31 +78,38 @@ static void log_outcome(const struct object_run *o, enum tad_log_level lvl, tad_
                         const char *what)
 {
     const struct tad_route *rt = &o->rt;
-    struct tad_log_kv kv[] = {
-        TAD_KV_S(TAD_F_BUCKET, o->ev->bucket),
-        TAD_KV_S(TAD_F_S3_KEY, o->key),
-        TAD_KV_S(TAD_F_AUDIENCE, rt->by_id ? rt->audience_id : rt->audience_name),
-        TAD_KV_S(TAD_F_FORMAT, tad_format_upload_name(rt->format)),
-        TAD_KV_S(TAD_F_ACTION, tad_route_action_name(rt->action)),
-        TAD_KV_S(TAD_F_MESSAGE_ID, o->msg->message_id),
-        TAD_KV_N(TAD_F_ROWS_TOTAL, o->res.rows_total),
-        TAD_KV_N(TAD_F_ROWS_VALID, o->res.rows_valid),
-        TAD_KV_N(TAD_F_ROWS_INVALID, o->res.rows_invalid),
-        TAD_KV_N(TAD_F_PARTS, o->res.nparts),
-        TAD_KV_S(TAD_F_AUDIENCE_ID, o->out.custom_audience_id),
-        TAD_KV_S(TAD_F_REQUEST_ID, o->out.request_ids[0] ? o->out.request_ids : o->ei.request_id),
-        TAD_KV_N(TAD_F_DURATION_MS, tad_mono_ms(NULL) - o->started_ms),
-        TAD_KV_N(TAD_F_WORKER, o->ctx->worker),
-        TAD_KV_S(TAD_F_ERROR, e ? tad_err_str(e) : NULL),
-        TAD_KV_S(TAD_F_CODE, o->ei.code),
-    };
-    size_t n = sizeof(kv) / sizeof(kv[0]);
-    if (!e)
-        n -= 2;
-    if (e)
+    bool counted = o->res.rows_total > 0; /* the pipeline finished */
+    struct tad_log_kv kv[20];
+    size_t n = 0;
+    kv[n++] = TAD_KV_S(TAD_F_BUCKET, o->ev->bucket);
+    kv[n++] = TAD_KV_S(TAD_F_S3_KEY, o->key);
+    kv[n++] = TAD_KV_S(TAD_F_AUDIENCE, rt->by_id ? rt->audience_id : rt->audience_name);
+    kv[n++] = TAD_KV_S(TAD_F_FORMAT, tad_format_upload_name(rt->format));
+    kv[n++] = TAD_KV_S(TAD_F_ACTION, tad_route_action_name(rt->action));
+    kv[n++] = TAD_KV_S(TAD_F_MESSAGE_ID, o->msg->message_id);
+    if (counted) {
+        kv[n++] = TAD_KV_N(TAD_F_ROWS_TOTAL, o->res.rows_total);
+        kv[n++] = TAD_KV_N(TAD_F_ROWS_VALID, o->res.rows_valid);
+        kv[n++] = TAD_KV_N(TAD_F_ROWS_INVALID, o->res.rows_invalid);
+        kv[n++] = TAD_KV_N(TAD_F_PARTS, o->res.nparts);
+    }
+    if (o->out.custom_audience_id[0])
+        kv[n++] = TAD_KV_S(TAD_F_AUDIENCE_ID, o->out.custom_audience_id);
+    const char *rids = o->out.request_ids[0] ? o->out.request_ids : o->ei.request_id;
+    if (rids[0])
+        kv[n++] = TAD_KV_S(TAD_F_REQUEST_ID, rids);
+    kv[n++] = TAD_KV_N(TAD_F_DURATION_MS, tad_mono_ms(NULL) - o->started_ms);
+    kv[n++] = TAD_KV_N(TAD_F_WORKER, o->ctx->worker);
+    if (e) {
+        kv[n++] = TAD_KV_S(TAD_F_ERROR, tad_err_str(e));
+        if (o->ei.code[0])
+            kv[n++] = TAD_KV_S(TAD_F_CODE, o->ei.code);
+        if (o->ei.http_status)
+            kv[n++] = TAD_KV_N(TAD_F_HTTP_STATUS, o->ei.http_status);
         log_kv(lvl, kv, n, "%s: %s", what, err_text(e, &o->ei));
-    else
+    } else {
         log_kv(lvl, kv, n, "%s", what);
+    }
 }
 
 static void write_report(struct object_run *o, tad_err e)
