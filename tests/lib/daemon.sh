@@ -81,3 +81,15 @@ hashes() { # count seed -> file of SHA-256 rows
 n, seed = int(sys.argv[1]), sys.argv[2]
 print("\n".join(hashlib.sha256(("%s-%d" % (seed, i)).encode()).hexdigest() for i in range(n)))' "$1" "$2"
 }
+
+# Predicates for wait_until (evaluated on every poll, unlike "$(...)" in its arguments).
+members_is() { [ "$(audience_members "$1")" = "$2" ]; }
+queue_is() { [ "$(queue_count "$1")" = "$2" ]; }
+# True once the fake TikTok has used up every scripted fault (a delayed call has started).
+faults_consumed() {
+    curl -fsS "$TIKTOK_URL/_fake/faults" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d = d.get("faults", d.get("pending_faults", d)) if isinstance(d, dict) else d
+sys.exit(0 if not d else 1)'
+}
