@@ -189,8 +189,8 @@ static unsigned extension_s(const struct entry *e, uint64_t now_ms, unsigned vis
         visibility_s = 1;
     uint64_t left = limit_left_s(e, now_ms);
     uint64_t want = visibility_s < left ? visibility_s : left;
-    uint64_t remaining_s = e->visible_at_ms > now_ms ? (e->visible_at_ms - now_ms) / 1000u : 0;
-    return want > remaining_s ? (unsigned)want : 0;
+    /* worth a call only if it pushes the expiry later */
+    return now_ms + want * 1000u > e->visible_at_ms ? (unsigned)want : 0;
 }
 
 static bool due(const struct entry *e, uint64_t now_ms, unsigned visibility_s)
