@@ -1,6 +1,7 @@
 # tiktok-audienced - GNU make build.
 #
 #   make                 build/tiktok-audienced and the developer tools
+#   make demo            the daemon end to end on a local stack (moto + fake TikTok)
 #   make check           install what is missing, then every test (unit, cross-check, integration)
 #   make check-asan      the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make lint            clang-format check, cppcheck, banned-function check
@@ -91,6 +92,9 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(ITESTS)
 	@BUILD=$(BUILD) scripts/run-tests.sh
+
+demo: deps
+	@BUILD=$(BUILD) scripts/demo.sh
 
 check-unit: all $(TESTS)
 	@BUILD=$(BUILD) scripts/run-tests.sh unit

@@ -149,6 +149,8 @@ static void write_report(struct object_run *o, tad_err e)
     }
 }
 
+static const char *version_of(const struct tad_event_job *ev);
+
 /* Streams the object through the pipeline; an EventBridge key that may be form-encoded and
  * is missing is tried once more decoded (SPEC section 5). On success o->key is the key used. */
 static tad_err ingest(struct object_run *o, const struct tad_route_table *table, char **decoded)
@@ -157,7 +159,7 @@ static tad_err ingest(struct object_run *o, const struct tad_route_table *table,
     tad_ingest_opts(o->rt.format, o->cfg, o->key, &po);
     po.cancel = o->ctx->cancel;
     struct tad_upload_env *env = o->ctx->env;
-    tad_err e = tad_ingest_s3(env->aws, o->ctx->http, o->ev->bucket, o->key, o->ev->version_id, &po,
+    tad_err e = tad_ingest_s3(env->aws, o->ctx->http, o->ev->bucket, o->key, version_of(o->ev), &po,
                               &o->res, NULL, &o->ei);
     if (e != TAD_ERR_NOT_FOUND || !o->ev->key_maybe_encoded || *decoded)
         return e;
@@ -175,8 +177,15 @@ static tad_err ingest(struct object_run *o, const struct tad_route_table *table,
     tad_ingest_opts(o->rt.format, o->cfg, o->key, &po);
     po.cancel = o->ctx->cancel;
     tad_errinfo_clear(&o->ei);
-    return tad_ingest_s3(env->aws, o->ctx->http, o->ev->bucket, o->key, o->ev->version_id, &po,
+    return tad_ingest_s3(env->aws, o->ctx->http, o->ev->bucket, o->key, version_of(o->ev), &po,
                          &o->res, NULL, &o->ei);
+}
+
+/* The version to read: an event's "null" version id names the object of an unversioned
+ * bucket (some emulators send it), which a plain GET reads. */
+static const char *version_of(const struct tad_event_job *ev)
+{
+    return ev->version_id && strcmp(ev->version_id, "null") != 0 ? ev->version_id : NULL;
 }
 
 static bool under_report_prefix(const struct tad_config *cfg, const char *key)

@@ -6,6 +6,7 @@ every request must carry a valid SigV4 signature made with the printed key.
 Prints shell assignments (AWS_ACCESS_KEY_ID=..., QUEUE_URL=..., ...) for `eval`.
 
 usage: moto_bootstrap.py ENDPOINT [--queue NAME[:VISIBILITY]]... [--bucket NAME]...
+                         [--eventbridge BUCKET:QUEUE:PREFIX]...
                          [--secret NAME=VALUE]... [--redrive QUEUE:DLQ:MAXRECEIVE]
 """
 import argparse
@@ -21,6 +22,8 @@ parser.add_argument("--queue", action="append", default=[])
 parser.add_argument("--bucket", action="append", default=[])
 parser.add_argument("--secret", action="append", default=[])
 parser.add_argument("--redrive", action="append", default=[])
+parser.add_argument("--eventbridge", action="append", default=[],
+                    help="BUCKET:QUEUE:PREFIX - S3 -> EventBridge rule (Object Created under PREFIX) -> SQS")
 parser.add_argument("--region", default="us-east-1")
 args = parser.parse_args()
 
@@ -48,6 +51,17 @@ for spec in args.redrive:
 s3 = boto3.client("s3", **kw)
 for b in args.bucket:
     s3.create_bucket(Bucket=b)
+events = boto3.client("events", **kw)
+for spec in args.eventbridge:
+    b, q, prefix = spec.split(":", 2)
+    s3.put_bucket_notification_configuration(
+        Bucket=b, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    rule = "tiktok-audienced-" + b
+    events.put_rule(Name=rule, EventPattern=json.dumps({
+        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [b]}, "object": {"key": [{"prefix": prefix}]}}}))
+    arn = sqs.get_queue_attributes(QueueUrl=urls[q], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
 sm = boto3.client("secretsmanager", **kw)
 for spec in args.secret:
     name, _, value = spec.partition("=")
