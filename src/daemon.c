@@ -499,7 +499,7 @@ static void *receiver_main(void *arg)
         if (e != TAD_OK) {
             failures++;
             atomic_store(&d->receive_failures, (int)failures);
-            struct tad_log_kv kv[] = {TAD_KV_S(TAD_F_SERVICE, "sqs"),
+            struct tad_log_kv kv[] = {TAD_KV_S(TAD_F_SERVICE, tad_aws_service_name(TAD_AWS_SQS)),
                                       TAD_KV_S(TAD_F_ERROR, tad_err_str(e)),
                                       TAD_KV_S(TAD_F_CODE, ei.code)};
             if (failures == 1 || failures % 10 == 0)
