@@ -28,6 +28,7 @@
 #include "tad/ratelimit.h"
 #include "tad/retry.h"
 #include "tad/sqs.h"
+#include "tad/timefmt.h"
 #include "tad/upload_apply.h"
 
 #define TICK_MS 1000                 /* main loop wake-up */
@@ -247,12 +248,9 @@ static void *housekeeper_main(void *arg)
 static void fail_over(struct daemon *d, struct tad_job_ctx *jc, const struct tad_config *cfg,
                       const struct tad_sqs_message *m, const struct tad_job_result *r, uint64_t id)
 {
-    char count[16], when[32];
+    char count[16], when[TAD_ISO8601_SIZE];
     snprintf(count, sizeof(count), "%u", m->receive_count);
-    time_t now = time(NULL);
-    struct tm tm;
-    if (!gmtime_r(&now, &tm) || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        when[0] = '\0';
+    (void)tad_format_iso8601(time(NULL), when); /* "" is left out of the attributes */
     const struct tad_sqs_attribute attrs[] = {
         {"error", tad_err_str(r->err)},
         {"error_message", r->info.msg[0] ? r->info.msg : tad_err_str(r->err)},

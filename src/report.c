@@ -7,14 +7,14 @@
 #include <string.h>
 
 #include "tad/s3.h"
+#include "tad/timefmt.h"
 
 #define REPORT_KEY_MAX 1024
 
 static json_t *iso_time(time_t t)
 {
-    struct tm tm;
-    char buf[32];
-    if (t <= 0 || !gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    char buf[TAD_ISO8601_SIZE];
+    if (t <= 0 || !tad_format_iso8601(t, buf))
         return json_null();
     return json_string(buf);
 }

@@ -45,3 +45,13 @@ tad_err tad_parse_iso8601(const char *s, time_t *ret)
     *ret = t;
     return TAD_OK;
 }
+
+bool tad_format_iso8601(time_t t, char out[TAD_ISO8601_SIZE])
+{
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(out, TAD_ISO8601_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
