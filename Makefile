@@ -122,16 +122,15 @@ bench: all
 	@BUILD=$(BUILD) bench/run-all.sh
 
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	  $(DESTDIR)$(PREFIX)/share/doc/tiktok-audienced $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tiktok-audienced
-	@if [ -f systemd/tiktok-audienced.service ]; then \
-	  install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
-	  install -m 0644 systemd/tiktok-audienced.service $(DESTDIR)$(PREFIX)/lib/systemd/system/; fi
-	install -d $(DESTDIR)$(PREFIX)/share/doc/tiktok-audienced
-	install -m 0644 etc/config.yaml.example $(DESTDIR)$(PREFIX)/share/doc/tiktok-audienced/
-	@if [ -f docs/tiktok-audienced.8 ]; then \
-	  install -d $(DESTDIR)$(PREFIX)/share/man/man8 && \
-	  install -m 0644 docs/tiktok-audienced.8 $(DESTDIR)$(PREFIX)/share/man/man8/; fi
+	sed 's#/usr/local/bin/#$(PREFIX)/bin/#g' systemd/tiktok-audienced.service \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/tiktok-audienced.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/tiktok-audienced.service
+	install -m 0644 etc/config.yaml.example systemd/tiktok-audienced.default \
+	  $(DESTDIR)$(PREFIX)/share/doc/tiktok-audienced/
+	install -m 0644 docs/tiktok-audienced.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/tiktok-audienced \
