@@ -116,7 +116,7 @@ static void deletes_and_releases_in_batches_of_ten(void **state)
     struct tad_inflight *t = mk();
     uint64_t ids[25];
     for (int i = 0; i < 25; i++) {
-        char mid[8];
+        char mid[16];
         snprintf(mid, sizeof(mid), "m%d", i);
         ids[i] = add(t, mid, 0, 120);
     }
