@@ -3,6 +3,7 @@
 #   make                 build/tiktok-audienced and the developer tools
 #   make demo            the daemon end to end on a local stack (moto + fake TikTok)
 #   make check           install what is missing, then every test (unit, cross-check, integration)
+#   make faults          the fault-injection suite: AWS and TikTok faults, KILL_TRIALS kill -9 trials
 #   make check-asan      the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make lint            clang-format check, cppcheck, banned-function check
 #   make fuzz            libFuzzer targets under ASan/UBSan, FUZZ_SECONDS each (default 60)
@@ -60,7 +61,7 @@ TEST_SUPPORT_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps check check-unit check-integration check-asan crosscheck lint format install \
-        uninstall print-binary clean bench fuzz demo
+        uninstall print-binary clean bench fuzz demo faults
 
 all: $(BIN) $(TOOLS)
 
@@ -95,6 +96,9 @@ check: deps
 
 demo: deps
 	@BUILD=$(BUILD) scripts/demo.sh
+
+faults: deps all
+	@BUILD=$(BUILD) tests/faults/fault_suite.sh --kill-trials $${KILL_TRIALS:-20} --table $(BUILD)/fault-table.md
 
 check-unit: all $(TESTS)
 	@BUILD=$(BUILD) scripts/run-tests.sh unit

@@ -104,7 +104,7 @@ static void log_outcome(const struct object_run *o, enum tad_log_level lvl, tad_
         kv[n++] = TAD_KV_S(TAD_F_ERROR, tad_err_str(e));
         if (o->ei.code[0])
             kv[n++] = TAD_KV_S(TAD_F_CODE, o->ei.code);
-        if (o->ei.http_status)
+        if (o->ei.http_status >= 300) /* the failing answer, not an earlier good one */
             kv[n++] = TAD_KV_N(TAD_F_HTTP_STATUS, o->ei.http_status);
         log_kv(lvl, kv, n, "%s: %s", what, err_text(e, &o->ei));
     } else {

@@ -112,8 +112,11 @@ static tad_err get_creds(void *vctx, struct tad_http *h, struct tad_tiktok_creds
         return e;
     e = tad_tiktok_creds_parse(s->value, s->len, ret, err);
     tad_secret_unref(s);
-    if (e && err)
-        tad_errinfo_set(err, e, "secret %s: %s", c->secret_id, err->msg);
+    if (e && err) {
+        char why[sizeof(err->msg)];
+        tad_strlcpy(why, sizeof(why), err->msg, strlen(err->msg));
+        tad_errinfo_set(err, e, "secret %s: %s", c->secret_id, why);
+    }
     return e;
 }
 
