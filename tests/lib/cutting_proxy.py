@@ -48,7 +48,9 @@ def handle(client):
                     if state["cuts"] > 0:
                         state["cuts"] -= 1
                         client.sendall(b[: max(0, a.cut_after - sent)])
-                        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                        # shutdown() first: close() alone would wait for the other thread's
+                        # recv() on this socket and leave the connection open
+                        client.shutdown(socket.SHUT_RDWR)
                         client.close()
                         upstream.close()
                         return
