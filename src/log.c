@@ -1,8 +1,9 @@
 /* log.c - text / JSON-lines / journald output with level gating and secret redaction.
  *
  * Ownership: the secret registry owns copies of registered values and wipes them when
- * forgotten. Threading: the registry is guarded by a mutex; lines are built in a local buffer
- * and written with one write(2) (or one sd_journal_sendv) so lines never interleave.
+ * forgotten. Threading: the registry is guarded by a mutex; level, format and output fd are
+ * relaxed atomics (a reload changes them while other threads log); lines are built in a local
+ * buffer and written with one write(2) (or one sd_journal_sendv) so lines never interleave.
  */
 #include "tad/log.h"
 
@@ -22,9 +23,9 @@
 
 #include "tad/buf.h"
 
-int tad_log_min_level = TAD_LOG_INFO;
-static enum tad_log_format out_format = TAD_LOG_FMT_TEXT;
-static int out_fd = 2;
+_Atomic int tad_log_min_level = TAD_LOG_INFO;
+static _Atomic int out_format = TAD_LOG_FMT_TEXT; /* enum tad_log_format */
+static _Atomic int out_fd = 2;
 
 #define MAX_SECRETS 64
 #define MIN_SECRET_LEN 6
@@ -105,7 +106,7 @@ static int stderr_is_journal(void)
 
 void tad_log_setup(enum tad_log_level level, enum tad_log_format format)
 {
-    tad_log_min_level = (int)level;
+    atomic_store_explicit(&tad_log_min_level, (int)level, memory_order_relaxed);
     if (format == TAD_LOG_FMT_AUTO) {
         if (stderr_is_journal())
             format = TAD_LOG_FMT_JOURNAL;
@@ -114,17 +115,17 @@ void tad_log_setup(enum tad_log_level level, enum tad_log_format format)
         else
             format = TAD_LOG_FMT_JSON;
     }
-    out_format = format;
+    atomic_store_explicit(&out_format, (int)format, memory_order_relaxed);
 }
 
 enum tad_log_format tad_log_effective_format(void)
 {
-    return out_format;
+    return (enum tad_log_format)atomic_load_explicit(&out_format, memory_order_relaxed);
 }
 
 void tad_log_set_fd(int fd)
 {
-    out_fd = fd;
+    atomic_store_explicit(&out_fd, fd, memory_order_relaxed);
 }
 
 void tad_log_register_secret(const char *value)
@@ -337,7 +338,9 @@ void tad_log_write(enum tad_log_level level, const struct tad_log_kv *kv, size_t
     if ((unsigned)level > TAD_LOG_ERROR)
         level = TAD_LOG_ERROR;
 
-    if (out_format == TAD_LOG_FMT_JOURNAL) {
+    /* one snapshot per line: a reload may change the format meanwhile */
+    int format = atomic_load_explicit(&out_format, memory_order_relaxed);
+    if (format == TAD_LOG_FMT_JOURNAL) {
         emit_journal(level, kv, nkv, msg);
         return;
     }
@@ -346,7 +349,7 @@ void tad_log_write(enum tad_log_level level, const struct tad_log_kv *kv, size_t
     timestamp(ts, sizeof(ts));
     struct tad_buf b;
     tad_buf_init(&b, 0);
-    int json = out_format == TAD_LOG_FMT_JSON;
+    int json = format == TAD_LOG_FMT_JSON;
     if (json) {
         putf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
         json_escape(&b, msg);
@@ -380,7 +383,7 @@ void tad_log_write(enum tad_log_level level, const struct tad_log_kv *kv, size_t
     putch(&b, '\n');
     if (b.data) {
         tad_log_redact(b.data);
-        write_all(out_fd, b.data, strlen(b.data));
+        write_all(atomic_load_explicit(&out_fd, memory_order_relaxed), b.data, strlen(b.data));
     }
     tad_buf_release(&b);
 }

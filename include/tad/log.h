@@ -11,6 +11,7 @@
 #ifndef TAD_LOG_H
 #define TAD_LOG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "tad/error.h"
@@ -57,7 +58,8 @@ struct tad_log_kv {
 #define TAD_KV_S(f, s) ((struct tad_log_kv){(f), (s) ? (s) : "", 0})
 #define TAD_KV_N(f, n) ((struct tad_log_kv){(f), NULL, (long long)(n)})
 
-extern int tad_log_min_level; /* read without locking; set once at start and on reload */
+/* Read with relaxed atomic loads: set at start and by a reload while other threads log. */
+extern _Atomic int tad_log_min_level;
 
 /* Chooses level and format. AUTO picks the journal when stderr is connected to it
  * (JOURNAL_STREAM), text on a TTY, JSON lines otherwise. */
@@ -89,7 +91,7 @@ void tad_log_set_fd(int fd);
 
 #define TAD_LOG_(lvl, kv, nkv, ...)                                                                \
     do {                                                                                           \
-        if ((int)(lvl) >= tad_log_min_level)                                                       \
+        if ((int)(lvl) >= atomic_load_explicit(&tad_log_min_level, memory_order_relaxed))          \
             tad_log_write((lvl), (kv), (nkv), __VA_ARGS__);                                        \
     } while (0)
 
