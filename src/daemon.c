@@ -52,7 +52,7 @@ struct daemon {
     struct tad_metrics_server *msrv;
     struct tad_inflight *inflight;
 
-    atomic_int stop_receiving; /* cancels the receiver's long poll */
+    atomic_int stop_receiving; /* the receive loop ends after its current poll */
     atomic_int abort_work;     /* cancels the workers' transfers (drain deadline) */
     atomic_int stopping;       /* no new work is started */
 
@@ -74,8 +74,9 @@ struct daemon {
 
     _Atomic uint64_t receiver_beat_ms;
     atomic_int receive_failures;
-    atomic_int fatal_exit; /* non-zero: the receiver found the queue unusable */
-    int wake_fd;           /* eventfd: the receiver wakes the main loop */
+    atomic_int fatal_exit;    /* non-zero: the receiver found the queue unusable */
+    atomic_int receiver_done; /* the receive loop has returned */
+    int wake_fd;              /* eventfd: the receiver wakes the main loop */
 
     atomic_ulong received, applied, failed;
 };
@@ -450,14 +451,19 @@ static void enqueue(struct daemon *d, struct tad_sqs_messages *ms, unsigned visi
     tad_metrics_messages_received(d->metrics, (unsigned)ms->n);
 }
 
+/* The receiver's HTTP client is cancelled only by abort_work (the end of the grace), not by
+ * the stop itself: SQS may hand messages to a long poll whose connection was dropped, and they
+ * would then stay invisible for a whole visibility timeout. So a stop lets the current poll
+ * finish (at most receive.wait_seconds) and releases what it brought at once. */
 static void *receiver_main(void *arg)
 {
     struct daemon *d = arg;
-    struct tad_http_opts ho = {.cancel = &d->stop_receiving};
+    struct tad_http_opts ho = {.cancel = &d->abort_work};
     struct tad_http *h = NULL;
     if (tad_http_new(&ho, &h) != TAD_OK) {
         log_error("receiver: cannot create an HTTP client");
         atomic_store(&d->fatal_exit, TAD_EXIT_FAILURE);
+        atomic_store(&d->receiver_done, 1);
         wake_main(d);
         return NULL;
     }
@@ -518,6 +524,7 @@ static void *receiver_main(void *arg)
     }
 out:
     tad_http_free(h);
+    atomic_store(&d->receiver_done, 1);
     return NULL;
 }
 
@@ -678,7 +685,8 @@ static int main_loop(struct daemon *d, int sfd, unsigned grace_s)
                         draining = true;
                         deadline = now + (uint64_t)grace_s * 1000u;
                         tad_notify_stopping();
-                        log_info("%s: stopping; in-flight files get %u s to finish",
+                        log_info("%s: stopping; in-flight files get %u s to finish, the "
+                                 "current long poll its last seconds",
                                  si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", grace_s);
                         atomic_store(&d->stop_receiving, 1);
                         pthread_mutex_lock(&d->qlock);
@@ -712,7 +720,7 @@ static int main_loop(struct daemon *d, int sfd, unsigned grace_s)
         }
         if (draining) {
             /* the queue's unstarted messages are released by stop_threads */
-            if (busy_count(d) == 0)
+            if (busy_count(d) == 0 && atomic_load(&d->receiver_done))
                 return TAD_EXIT_OK;
             if (now >= deadline && !atomic_load(&d->abort_work)) {
                 log_warn("shutdown grace of %u s is over: interrupting %u in-flight file(s)",

@@ -845,6 +845,9 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeTikTok/1.0"
     sys_version = ""
+    # headers and body go out in separate writes: without TCP_NODELAY the body of an answer
+    # on a kept-alive connection waits for the client's delayed ACK (about 40 ms a call)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # silence the default access log
         pass

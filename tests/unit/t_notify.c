@@ -149,6 +149,19 @@ static void status_is_one_line_and_bounded(void **state)
     sink_close(&k);
 }
 
+/* A listener that stops reading must not stall the sender (the daemon's main thread). */
+static void full_listener_does_not_block(void **state)
+{
+    (void)state;
+    struct sink k;
+    sink_open_path(&k);
+    alarm(10); /* a blocking send would hang here; the alarm ends the test instead */
+    for (int i = 0; i < 5000; i++)
+        tad_notify_status("status %d with some text to fill the socket buffer", i);
+    alarm(0);
+    sink_close(&k);
+}
+
 static void unset_socket_sends_nothing(void **state)
 {
     (void)state;
@@ -196,6 +209,7 @@ int main(void)
     unsetenv("NOTIFY_SOCKET");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(path_socket),
+        cmocka_unit_test(full_listener_does_not_block),
         cmocka_unit_test(abstract_socket),
         cmocka_unit_test(status_is_one_line_and_bounded),
         cmocka_unit_test(unset_socket_sends_nothing),
