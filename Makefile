@@ -7,6 +7,7 @@
 #   make check-asan      the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make lint            clang-format check, cppcheck, banned-function check
 #   make fuzz            libFuzzer targets under ASan/UBSan, FUZZ_SECONDS each (default 60)
+#   make fuzz-ci         every fuzz target briefly (FUZZ_CI_SECONDS each, default 15), for CI
 #   make bench           the SPEC benchmarks (bench/), printed side by side with their baselines
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make print-binary    path of the daemon binary
@@ -61,7 +62,7 @@ TEST_SUPPORT_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps check check-unit check-integration check-asan crosscheck lint format install \
-        uninstall print-binary clean bench fuzz demo faults
+        uninstall print-binary clean bench fuzz fuzz-ci demo faults
 
 all: $(BIN) $(TOOLS)
 
@@ -118,6 +119,9 @@ lint:
 
 fuzz:
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} scripts/fuzz.sh
+
+fuzz-ci: deps
+	@scripts/fuzz-ci.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/.."
 rc=0
-for b in bench/sigv4 bench/pipeline; do
+for b in bench/sigv4 bench/pipeline bench/queue bench/startup; do
     echo "==== $b"
     "$b" || rc=1
 done

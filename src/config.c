@@ -954,6 +954,42 @@ static const char *process_getenv(const char *name)
     return secure_getenv(name);
 }
 
+/* Decodes the UTF-8 sequence at s: returns its length and sets *cp (when not NULL), or -1 when
+ * s does not start a valid (shortest-form, non-surrogate) sequence. For a whole string
+ * (cp NULL) returns 0 when every sequence is valid, -1 otherwise. */
+static int utf8_len(const char *str, unsigned long *cp)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (!cp) {
+        unsigned long c;
+        while (*s) {
+            int n = utf8_len((const char *)s, &c);
+            if (n < 0)
+                return -1;
+            s += n;
+        }
+        return 0;
+    }
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    int n = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 0)
+        return -1;
+    static const unsigned long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    unsigned long c = s[0] & (0x7fu >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return -1;
+        c = (c << 6) | (s[i] & 0x3fu);
+    }
+    if (c < min_cp[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return -1;
+    *cp = c;
+    return n;
+}
+
 static tad_err set_defaults(struct loader *ld)
 {
     for (size_t i = 0; i < TAD_CK__MAX; i++) {
@@ -969,6 +1005,9 @@ static tad_err set_defaults(struct loader *ld)
             if (n > 0 && n < sizeof(spool)) {
                 memcpy(spool, sd, n);
                 spool[n] = '\0';
+                if (utf8_len(spool, NULL) < 0)
+                    return tad_errinfo_set(ld->err, TAD_ERR_INVALID,
+                                           "$STATE_DIRECTORY: spool_dir: not valid UTF-8");
                 def = spool;
             } else {
                 def = "/var/tmp";
@@ -994,6 +1033,9 @@ static tad_err load_env(struct loader *ld)
             continue;
         char where[WHERE_MAX];
         snprintf(where, sizeof(where), "$%s", name);
+        if (utf8_len(v, NULL) < 0)
+            return tad_errinfo_set(ld->err, TAD_ERR_INVALID, "%s: %s: not valid UTF-8", where,
+                                   k->path);
         if (k->type == TAD_CFG_ROUTES)
             e = routes_from_env(ld, v, where);
         else
@@ -1248,8 +1290,23 @@ static tad_err put_quoted(struct tad_buf *b, const char *s)
             e = tad_buf_append_str(b, "\\t");
         else if (c < 0x20 || c == 0x7f)
             e = tad_buf_appendf(b, "\\x%02x", c);
-        else
+        else if (c < 0x80)
             e = tad_buf_append_byte(b, (char)c);
+        else {
+            /* a YAML reader refuses raw C1 controls and U+FFFE/U+FFFF and folds a raw NEL
+             * (U+0085) into a space; U+2028/9 and U+FEFF are line-break and byte-order
+             * characters to it: escape all of these, copy any other code point as is */
+            unsigned long cp;
+            int n = utf8_len(s, &cp);
+            if (n < 0)
+                return TAD_ERR_INVALID;
+            if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
+                cp == 0xffff)
+                e = tad_buf_appendf(b, "\\u%04lx", cp);
+            else
+                e = tad_buf_append(b, s, (size_t)n);
+            s += n - 1;
+        }
     }
     if (e == TAD_OK)
         e = tad_buf_append_byte(b, '"');

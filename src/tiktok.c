@@ -8,6 +8,7 @@
 #include "tad/tiktok.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,27 +238,44 @@ static unsigned parse_retry_after(const struct tad_http_response *resp)
     return (unsigned)n;
 }
 
-/* Parses the envelope. Returns the code (TAD_TIKTOK_NO_CODE when the body is not one) and
- * sets *root (new) when the body was a JSON object. */
-static long parse_envelope(const struct tad_buf *body, json_t **root)
+tad_err tad_tiktok_parse_answer(const char *body, size_t len, long http_status,
+                                struct tad_tiktok_answer *ans)
 {
-    *root = NULL;
-    if (!body->data || body->len == 0)
-        return TAD_TIKTOK_NO_CODE;
-    json_t *j = json_loadb(body->data, body->len, 0, NULL);
-    if (!j)
-        return TAD_TIKTOK_NO_CODE;
-    if (!json_is_object(j)) {
+    memset(ans, 0, sizeof(*ans));
+    ans->code = TAD_TIKTOK_NO_CODE;
+    json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    if (j && !json_is_object(j)) {
         json_decref(j);
-        return TAD_TIKTOK_NO_CODE;
+        j = NULL;
     }
-    *root = j;
-    json_t *c = json_object_get(j, "code");
-    if (json_is_integer(c))
-        return (long)json_integer_value(c);
-    if (json_is_string(c) && all_digits(json_string_value(c), 12))
-        return strtol(json_string_value(c), NULL, 10);
-    return TAD_TIKTOK_NO_CODE;
+    if (j) {
+        ans->priv_root = j;
+        json_t *c = json_object_get(j, "code");
+        if (json_is_integer(c))
+            ans->code = (long)json_integer_value(c);
+        else if (json_is_string(c) && all_digits(json_string_value(c), 12))
+            ans->code = strtol(json_string_value(c), NULL, 10);
+        ans->request_id = json_string_value(json_object_get(j, "request_id"));
+        ans->message = json_string_value(json_object_get(j, "message"));
+    }
+    tad_err e = tad_tiktok_classify(http_status, ans->code);
+    if (e == TAD_OK) {
+        json_t *d = json_object_get(j, "data");
+        ans->data = json_is_object(d) ? json_incref(d) : json_object();
+        if (!ans->data)
+            e = TAD_ERR_NOMEM;
+    }
+    return e;
+}
+
+void tad_tiktok_answer_release(struct tad_tiktok_answer *ans)
+{
+    if (!ans)
+        return;
+    json_decref(ans->data);
+    json_decref(ans->priv_root);
+    memset(ans, 0, sizeof(*ans));
+    ans->code = TAD_TIKTOK_NO_CODE;
 }
 
 /* One attempt: rate limit, exchange, envelope. Fills ei (always) and *retry_after. */
@@ -267,7 +285,7 @@ static tad_err one_attempt(struct tad_tiktok *tt, struct tad_http *h, const stru
                            struct tad_tiktok_ids *ids, struct tad_errinfo *ei,
                            unsigned *retry_after)
 {
-    json_t *root = NULL;
+    struct tad_tiktok_answer ans = {TAD_TIKTOK_NO_CODE, NULL, NULL, NULL, NULL};
     tad_buf_reset(body);
     tad_err e = tad_ratelimit_acquire(tt->rl, tt->cancel);
     if (e != TAD_OK) {
@@ -283,27 +301,28 @@ static tad_err one_attempt(struct tad_tiktok *tt, struct tad_http *h, const stru
         tad_errinfo_set(ei, e, "TikTok %s: %s", c->endpoint, msg);
         goto out;
     }
-    long code = parse_envelope(body, &root);
+    tad_err classified = tad_tiktok_parse_answer(body->data, body->len, resp->status, &ans);
+    long code = ans.code;
     ei->http_status = resp->status;
     if (tt->observe)
         tt->observe(tt->observe_ctx, c->endpoint, code != TAD_TIKTOK_NO_CODE ? code : resp->status);
-    const char *rid = json_string_value(json_object_get(root, "request_id"));
+    const char *rid = ans.request_id;
     if (rid) {
         tad_strlcpy(ei->request_id, sizeof(ei->request_id), rid, strlen(rid));
         e = tad_tiktok_ids_add(ids, rid);
         if (e != TAD_OK)
             goto out;
     }
-    e = tad_tiktok_classify(resp->status, code);
+    e = classified;
     if (e == TAD_OK) {
-        json_t *d = json_object_get(root, "data");
-        *data = json_is_object(d) ? json_incref(d) : json_object();
-        if (!*data)
-            e = TAD_ERR_NOMEM;
+        *data = ans.data;
+        ans.data = NULL;
         goto out;
     }
+    if (e == TAD_ERR_NOMEM)
+        goto out;
     if (code != TAD_TIKTOK_NO_CODE) {
-        const char *m = json_string_value(json_object_get(root, "message"));
+        const char *m = ans.message;
         ei->service_code = code;
         snprintf(ei->code, sizeof(ei->code), "%ld", code);
         tad_errinfo_set(ei, e, "%s", m && *m ? m : "TikTok error");
@@ -316,7 +335,7 @@ static tad_err one_attempt(struct tad_tiktok *tt, struct tad_http *h, const stru
     if (e == TAD_ERR_THROTTLED)
         tad_ratelimit_slow_down(tt->rl);
 out:
-    json_decref(root);
+    tad_tiktok_answer_release(&ans);
     return e;
 }
 
@@ -511,6 +530,46 @@ void tad_tiktok_audiences_release(struct tad_tiktok_audiences *list)
     list->n = 0;
 }
 
+tad_err tad_tiktok_parse_list_page(const struct json_t *data, unsigned page,
+                                   unsigned long long *total_page, struct tad_tiktok_audiences *acc,
+                                   struct tad_errinfo *err)
+{
+    json_t *pi = json_object_get(data, "page_info");
+    json_t *tp = json_object_get(pi, "total_page");
+    unsigned long long total = *total_page;
+    if (page == 1) {
+        if (!json_is_integer(tp) || json_integer_value(tp) < 0)
+            return tad_errinfo_set(err, TAD_ERR_PARSE, "TikTok list answer has no total_page");
+        total = (unsigned long long)json_integer_value(tp);
+    } else if (json_is_integer(tp) && json_integer_value(tp) > (json_int_t)total) {
+        /* audiences were added while paging: follow the new count */
+        total = (unsigned long long)json_integer_value(tp);
+    }
+    json_t *list = json_object_get(data, "list");
+    if (list && !json_is_array(list))
+        return tad_errinfo_set(err, TAD_ERR_PARSE, "TikTok list answer: list is not an array");
+    size_t n = json_array_size(list);
+    if (n > 0) {
+        if (n > SIZE_MAX / sizeof(*acc->v) - acc->n)
+            return TAD_ERR_NOMEM;
+        struct tad_tiktok_audience *nv = realloc(acc->v, (acc->n + n) * sizeof(*nv));
+        if (!nv)
+            return TAD_ERR_NOMEM;
+        acc->v = nv;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tad_err e = parse_audience(json_array_get(list, i), &acc->v[acc->n + i]);
+        if (e != TAD_OK) {
+            for (size_t k = 0; k <= i; k++)
+                tad_tiktok_audience_release(&acc->v[acc->n + k]);
+            return tad_errinfo_set(err, e, "TikTok list answer: bad audience entry");
+        }
+    }
+    acc->n += n;
+    *total_page = total;
+    return TAD_OK;
+}
+
 static tad_err get_query(struct tad_tiktok *tt, struct tad_http *h,
                          const struct tad_tiktok_creds *creds, const char *endpoint,
                          const char *url, json_t **data, struct tad_tiktok_ids *ids,
@@ -528,7 +587,6 @@ tad_err tad_tiktok_list(struct tad_tiktok *tt, struct tad_http *h,
     if (e != TAD_OK)
         return e;
     struct tad_tiktok_audiences acc = {NULL, 0};
-    size_t alloc = 0;
     struct tad_buf url;
     tad_buf_init(&url, 0);
     json_t *data = NULL;
@@ -550,45 +608,9 @@ tad_err tad_tiktok_list(struct tad_tiktok *tt, struct tad_http *h,
         e = get_query(tt, h, creds, "list", url.data, &data, ids, err);
         if (e != TAD_OK)
             goto out;
-        json_t *pi = json_object_get(data, "page_info");
-        json_t *tp = json_object_get(pi, "total_page");
-        if (page == 1) {
-            if (!json_is_integer(tp) || json_integer_value(tp) < 0) {
-                e = tad_errinfo_set(err, TAD_ERR_PARSE, "TikTok list answer has no total_page");
-                goto out;
-            }
-            total_page = (unsigned long long)json_integer_value(tp);
-        } else if (json_is_integer(tp) && json_integer_value(tp) > (json_int_t)total_page) {
-            /* audiences were added while paging: follow the new count */
-            total_page = (unsigned long long)json_integer_value(tp);
-        }
-        json_t *list = json_object_get(data, "list");
-        if (list && !json_is_array(list)) {
-            e = tad_errinfo_set(err, TAD_ERR_PARSE, "TikTok list answer: list is not an array");
+        e = tad_tiktok_parse_list_page(data, page, &total_page, &acc, err);
+        if (e != TAD_OK)
             goto out;
-        }
-        size_t idx;
-        json_t *item;
-        json_array_foreach(list, idx, item)
-        {
-            if (acc.n == alloc) {
-                size_t na = alloc ? alloc * 2 : 64;
-                struct tad_tiktok_audience *nv = realloc(acc.v, na * sizeof(*nv));
-                if (!nv) {
-                    e = TAD_ERR_NOMEM;
-                    goto out;
-                }
-                acc.v = nv;
-                alloc = na;
-            }
-            e = parse_audience(item, &acc.v[acc.n]);
-            if (e != TAD_OK) {
-                tad_tiktok_audience_release(&acc.v[acc.n]);
-                tad_errinfo_set(err, e, "TikTok list answer: bad audience entry");
-                goto out;
-            }
-            acc.n++;
-        }
     }
     *ret = acc;
     acc.v = NULL;

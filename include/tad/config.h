@@ -9,7 +9,8 @@
  * TIKTOK_AUDIENCED_ROUTES="prefix=secret_id,prefix2=secret_id2": items are separated by ',',
  * each item is split at its LAST '=' (so a prefix may contain '=', e.g. "dt=2024/"; a secret id
  * given this way may contain neither ',' nor '='); spaces around items are ignored and an
- * empty value means "no routes".
+ * empty value means "no routes". Environment values (and $STATE_DIRECTORY) must be valid UTF-8,
+ * like the YAML file, so that tad_config_print() output always loads again.
  *
  * Threading and ownership: a struct tad_config is immutable once tad_config_load*() returns it.
  * It is shared between threads as a reference-counted snapshot: tad_config_ref() /

@@ -51,6 +51,27 @@ TAD_MUST_CHECK tad_err tad_tiktok_action_parse(const char *s, enum tad_tiktok_ac
  * any other code CLIENT; a 2xx answer without an envelope PARSE. */
 tad_err tad_tiktok_classify(long http_status, long code);
 
+struct json_t; /* jansson */
+
+/* One TikTok answer taken apart by tad_tiktok_parse_answer(). */
+struct tad_tiktok_answer {
+    long code;              /* the envelope's code; TAD_TIKTOK_NO_CODE when there is none */
+    const char *message;    /* the envelope's message (borrowed from the answer), or NULL */
+    const char *request_id; /* the envelope's request_id (borrowed from the answer), or NULL */
+    struct json_t *data;    /* on TAD_OK: the data object (empty when absent); else NULL */
+    struct json_t *priv_root;
+};
+
+/* Parses a response body (len bytes, borrowed, need not be NUL-terminated) as a TikTok JSON
+ * envelope and classifies it with tad_tiktok_classify(http_status, code). Pure (no I/O, no
+ * logging); every call and the fuzz target go through it. *ans is always filled, whatever the
+ * result, and must be released with tad_tiktok_answer_release. Returns the classification, or
+ * TAD_ERR_NOMEM when the empty data object cannot be made. */
+TAD_MUST_CHECK tad_err tad_tiktok_parse_answer(const char *body, size_t len, long http_status,
+                                               struct tad_tiktok_answer *ans);
+/* Drops the references held by ans (NULL ok); message, request_id and data become invalid. */
+void tad_tiktok_answer_release(struct tad_tiktok_answer *ans);
+
 /* Growable list of request ids. Zero-initialise; free with tad_tiktok_ids_release. */
 struct tad_tiktok_ids {
     char **v; /* owned strings */
@@ -99,6 +120,16 @@ struct tad_tiktok_audiences {
     size_t n;
 };
 void tad_tiktok_audiences_release(struct tad_tiktok_audiences *list);
+
+/* Takes one list/ answer's data object (borrowed) for page number `page` (1-based): on page 1
+ * *total_page becomes data.page_info.total_page (required, >= 0); on later pages a larger
+ * total_page replaces it. The page's audiences are appended to *acc. Pure. TAD_ERR_PARSE for a
+ * missing total_page, a non-array list or a bad entry; on failure *acc and *total_page keep
+ * their contents (acc->v may have been reallocated). */
+TAD_MUST_CHECK tad_err tad_tiktok_parse_list_page(const struct json_t *data, unsigned page,
+                                                  unsigned long long *total_page,
+                                                  struct tad_tiktok_audiences *acc,
+                                                  struct tad_errinfo *err);
 
 /* Upload one part (multipart: advertiser_id, calculate_type, file_signature = part->md5, file
  * streamed from part->fd as file_name with text/csv). file_name must end in .csv or .txt.

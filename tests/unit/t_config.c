@@ -756,6 +756,33 @@ static void record_change(void *ctx, const struct tad_config_key *key, bool live
     s->n++;
 }
 
+/* Values from the environment must be UTF-8 like the file's (the printed configuration has to
+ * load again), and what the printer writes must load back to the same values. */
+static void environment_must_be_utf8_and_print_round_trips(void **state)
+{
+    (void)state;
+    struct tad_config *cfg = NULL;
+    struct tad_errinfo err;
+    env_set("TIKTOK_AUDIENCED_KEY_PREFIX", "caf\xe9/"); /* Latin-1, not UTF-8 */
+    assert_int_equal(load_str(NULL, NULL, &cfg, &err), TAD_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "not valid UTF-8"));
+    env_n = 0;
+    env_set("TIKTOK_AUDIENCED_KEY_PREFIX", "caf\xc3\xa9 \xc2\x85 \xef\xbb\xbf/"); /* NEL, BOM */
+    cfg = must_load(NULL, NULL);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(tad_config_print(cfg, f), TAD_OK);
+    assert_int_equal(fclose(f), 0);
+    env_n = 0;
+    struct tad_config *again = must_load(text, NULL);
+    assert_string_equal(again->key_prefix, cfg->key_prefix);
+    free(text);
+    tad_config_unref(again);
+    tad_config_unref(cfg);
+}
+
 static void reload_diff_lists_changes_and_liveness(void **state)
 {
     (void)state;
@@ -860,6 +887,7 @@ int main(void)
         cmocka_unit_test_setup(region_resolution_order, reset_env),
         cmocka_unit_test_setup(printer_shows_every_key_with_source, reset_env),
         cmocka_unit_test_setup(printer_redacts_url_userinfo, reset_env),
+        cmocka_unit_test_setup(environment_must_be_utf8_and_print_round_trips, reset_env),
         cmocka_unit_test_setup(reload_diff_lists_changes_and_liveness, reset_env),
         cmocka_unit_test_setup(slot_swaps_snapshots, reset_env),
     };
