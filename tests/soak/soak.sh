@@ -26,16 +26,8 @@ cd "$STACK_DIR"
 
 BUCKET=soak-bucket
 TOKEN=tok-soak-5c1e0b
-stack_start_moto --queue ingest:120 --queue failures --bucket "$BUCKET" \
-    --secret "tiktok_activation_credentials={\"ACCESS_TOKEN\":\"$TOKEN\",\"ADVERTISER_ID\":\"7000000001\"}"
-stack_start_tiktok --token "$TOKEN:7000000001"
-daemon_env "$QUEUE_URL_INGEST"
-export TIKTOK_AUDIENCED_FAILURE_QUEUE_URL=$QUEUE_URL_FAILURES
-export TIKTOK_AUDIENCED_WORKERS=8 TIKTOK_AUDIENCED_RECEIVE_WAIT_SECONDS=1
-# the default client-side limit (10 TikTok calls/s, 2 per file) would be the only bottleneck
-export TIKTOK_AUDIENCED_TIKTOK_MAX_REQUESTS_PER_SECOND=${SOAK_TIKTOK_RPS:-1000}
-METRICS_PORT=$(stack_free_port)
-export TIKTOK_AUDIENCED_METRICS_LISTEN=127.0.0.1:$METRICS_PORT
+. "$ROOT/tests/soak/stack.sh"
+soak_stack "$BUCKET" "$TOKEN" 8 "${SOAK_TIKTOK_RPS:-1000}"
 : >config.yaml
 
 BACKLOG=${SOAK_BACKLOG:-400}

@@ -25,16 +25,9 @@ TSAN_BASE="halt_on_error=0 second_deadlock_stack=1 history_size=4 exitcode=66"
 
 BUCKET=tsan-bucket
 TOKEN=tok-tsan-61f2d4
-stack_start_moto --queue ingest:120 --queue failures --bucket "$BUCKET" \
-    --secret "tiktok_activation_credentials={\"ACCESS_TOKEN\":\"$TOKEN\",\"ADVERTISER_ID\":\"7000000001\"}"
-stack_start_tiktok --token "$TOKEN:7000000001"
-daemon_env "$QUEUE_URL_INGEST"
-export TIKTOK_AUDIENCED_FAILURE_QUEUE_URL=$QUEUE_URL_FAILURES
-export TIKTOK_AUDIENCED_WORKERS=8 TIKTOK_AUDIENCED_RECEIVE_WAIT_SECONDS=1
-export TIKTOK_AUDIENCED_TIKTOK_MAX_REQUESTS_PER_SECOND=1000
+. "$ROOT/tests/soak/stack.sh"
+soak_stack "$BUCKET" "$TOKEN" 8 1000
 export TIKTOK_AUDIENCED_REPORT_PREFIX=reports/
-METRICS_PORT=$(stack_free_port)
-export TIKTOK_AUDIENCED_METRICS_LISTEN=127.0.0.1:$METRICS_PORT
 printf 'log:\n  level: info\n' >config.yaml
 
 "$MOTO_PY" "$ROOT/tests/soak/load.py" all "$BUCKET" "$QUEUE_URL_INGEST" "$FILES" 10 5 Ts expected.json
