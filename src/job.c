@@ -214,14 +214,14 @@ static void process_object(struct tad_job_ctx *ctx, const struct tad_config *cfg
     if (under_report_prefix(cfg, ev->key)) {
         log_kv(TAD_LOG_INFO, kkv, 3, "ignored: the key is under report_prefix");
         r->ignored++;
-        tad_metrics_file_done(ctx->metrics, "ignored", 0);
+        tad_metrics_file_done(ctx->metrics, "ignored", -1);
         return;
     }
     tad_err e = tad_route_resolve(table, ev->key, ev->key_len, &o.rt, &o.ei);
     if (e != TAD_OK) {
         log_kv(TAD_LOG_ERROR, kkv, 3, "rejected key: %s", err_text(e, &o.ei));
         note_failure(r, e, "route", ev->key, &o.ei);
-        tad_metrics_file_done(ctx->metrics, "failed", 0);
+        tad_metrics_file_done(ctx->metrics, "failed", -1);
         return;
     }
     if (o.rt.kind == TAD_ROUTE_IGNORE) {
@@ -229,7 +229,7 @@ static void process_object(struct tad_job_ctx *ctx, const struct tad_config *cfg
                o.rt.ignore_reason == TAD_ROUTE_IGNORE_FOLDER_MARKER ? "folder marker"
                                                                     : "outside key_prefix");
         r->ignored++;
-        tad_metrics_file_done(ctx->metrics, "ignored", 0);
+        tad_metrics_file_done(ctx->metrics, "ignored", -1);
         return;
     }
     const char *stage = "s3";

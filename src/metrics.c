@@ -246,18 +246,19 @@ void tad_metrics_file_done(struct tad_metrics *m, const char *result, double sec
 {
     if (!m)
         return;
-    if (!(seconds >= 0.0)) /* negative or NaN */
-        seconds = 0.0;
+    bool timed = seconds >= 0.0; /* negative (or NaN): counted, not timed */
     size_t b = 0;
-    while (b < NBOUNDS && seconds > bucket_bounds[b])
+    while (timed && b < NBOUNDS && seconds > bucket_bounds[b])
         b++;
     char key[LABEL_SZ];
     copy_label(key, result);
     pthread_mutex_lock(&m->lock);
     family_get(&m->files, key, "")->value++;
-    m->buckets[b]++;
-    m->dur_sum += seconds;
-    m->dur_count++;
+    if (timed) {
+        m->buckets[b]++;
+        m->dur_sum += seconds;
+        m->dur_count++;
+    }
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -28,7 +28,8 @@ void tad_metrics_free(struct tad_metrics *m);
 
 void tad_metrics_messages_received(struct tad_metrics *m, unsigned n);
 /* result: "applied", "failed", "released", "ignored", "dry_run" (any short label [a-z_]);
- * seconds: wall time the file took, observed in file_duration_seconds. */
+ * seconds: wall time the file took, observed in file_duration_seconds; a negative value counts
+ * the file without timing it (ignored keys, keys rejected before any work). */
 void tad_metrics_file_done(struct tad_metrics *m, const char *result, double seconds);
 void tad_metrics_rows(struct tad_metrics *m, uint64_t valid, uint64_t invalid, uint64_t blank);
 /* endpoint: TikTok path label ("file/upload", "create", "update", "list", "get", "delete");
