@@ -48,7 +48,7 @@ PROXY=http://127.0.0.1:$(cat "$STACK_DIR/proxy.port")
 
 daemon_env "$QUEUE_URL_MAIN"
 export TIKTOK_AUDIENCED_FAILURE_QUEUE_URL=$QUEUE_URL_FAILURES
-export TIKTOK_AUDIENCED_WORKERS=2 TIKTOK_AUDIENCED_RECEIVE_VISIBILITY_TIMEOUT=3
+export TIKTOK_AUDIENCED_WORKERS=2 TIKTOK_AUDIENCED_RECEIVE_VISIBILITY_TIMEOUT=8
 export TIKTOK_AUDIENCED_TIKTOK_TIMEOUT_SECONDS=2 TIKTOK_AUDIENCED_METRICS_LISTEN=
 export TIKTOK_AUDIENCED_ROUTES="tiktok/SecretFault/=tiktok_other"
 export TIKTOK_AUDIENCED_TIKTOK_MAX_FILE_BYTES=2048 # several parts per file
@@ -98,7 +98,13 @@ scenario() { # title fault-kind fault-json outcome...
     wait_until 20 queue_is "$QUEUE_URL_MAIN" 0 || fail "$title: message left in the queue"
     [ "$kind" = aws ] || [ "$kind" = secret ] && { aws_pending || fail "$title: fault never hit"; }
     [ "$(audience_count "$aud")" = 1 ] || fail "$title: $(audience_count "$aud") audiences named $aud"
-    row "$title" "$fault" "applied exactly (one audience), message deleted"
+    # processed once: one "file applied" line for the key, and the message never slipped away
+    local once
+    once=$(grep -c "\"msg\":\"file applied.*\"s3_key\":\"tiktok/$aud/phone_sha256/s$n.csv\"" suite.log || true)
+    [ "$once" = 1 ] || fail "$title: applied $once times"
+    ! grep -q "\"message_id\":\"[^\"]*\".*no longer held\|no longer held" suite.log ||
+        fail "$title: a message's visibility was lost"
+    row "$title" "$fault" "applied once (one audience), message deleted"
 }
 
 scenario "TikTok rate limit (40100) twice on upload" tiktok '{"endpoint":"upload","code":40100,"times":2}'
@@ -117,10 +123,10 @@ scenario "SQS DeleteMessageBatch 500 twice" aws '{"faults":[{"service":"sqs","op
 scenario "SQS ReceiveMessage throttled twice" aws '{"faults":[{"service":"sqs","op":"ReceiveMessage","http":400,"code":"ThrottlingException","times":2}]}'
 scenario "Secrets Manager GetSecretValue 500 twice" secret '{"faults":[{"service":"secretsmanager","op":"GetSecretValue","http":500,"code":"InternalServiceError","times":2}]}'
 
-# extensions failing while a slow upload runs past the visibility timeout
-tiktok_faults '{"endpoint":"upload","delay_ms":5000}'
-scenario "SQS ChangeMessageVisibilityBatch reset twice during a 5 s upload (visibility 3 s)" aws \
-    '{"faults":[{"service":"sqs","op":"ChangeMessageVisibilityBatch","reset":true,"times":2}]}'
+# extensions failing while a slow download runs past the visibility timeout (the TikTok calls
+# cannot be the slow part here: tiktok.timeout_seconds is 2)
+scenario "SQS ChangeMessageVisibilityBatch reset twice while a 16 s S3 download runs (visibility 8 s)" aws \
+    '{"faults":[{"service":"s3","op":"GET","slow_bps":500},{"service":"sqs","op":"ChangeMessageVisibilityBatch","reset":true,"times":2}]}'
 
 # a token that stays rejected: permanent, handed to the failure queue, nothing applied
 before=$(failed_over)
