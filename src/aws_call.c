@@ -19,7 +19,6 @@
 
 #define MAX_HEADERS 24
 #define ERROR_BODY_CAP (64 * 1024)
-#define SLEEP_SLICE_MS 50u /* how soon a retry sleep notices cancellation */
 
 struct tad_aws {
     struct tad_creds_provider *creds;
@@ -381,21 +380,6 @@ static bool learn_offset(struct tad_aws *aws, const struct tad_http_response *ht
     return true;
 }
 
-/* Sleeps ms in slices, stopping early (false) when the client is cancelled. */
-static bool sleep_ms(const struct tad_http *h, uint64_t ms)
-{
-    while (ms > 0) {
-        if (tad_http_cancelled(h))
-            return false;
-        uint64_t slice = ms < SLEEP_SLICE_MS ? ms : SLEEP_SLICE_MS;
-        struct timespec ts = {(time_t)(slice / 1000), (long)(slice % 1000) * 1000000L};
-        while (nanosleep(&ts, &ts) != 0)
-            ;
-        ms -= slice;
-    }
-    return !tad_http_cancelled(h);
-}
-
 static tad_err one_attempt(struct tad_aws *aws, struct tad_http *h,
                            const struct tad_aws_request *req, struct tad_aws_creds *creds,
                            struct tad_sigv4_result *sig, struct tad_aws_result *res,
@@ -552,7 +536,7 @@ tad_err tad_aws_call(struct tad_aws *aws, struct tad_http *h, const struct tad_a
         log_debug("%s request failed (%s, HTTP %ld %s); retry %u in %llu ms",
                   tad_aws_service_name(req->svc), tad_err_str(e), err->http_status, err->code,
                   res->attempts, (unsigned long long)delay);
-        if (!sleep_ms(h, delay)) {
+        if (!tad_pause_ms(delay, tad_http_cancel_flag(h))) {
             e = tad_errinfo_set(err, TAD_ERR_CANCELLED, "%s request cancelled",
                                 tad_aws_service_name(req->svc));
             break;

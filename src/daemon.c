@@ -5,7 +5,6 @@
  * the work queue and are accounted for in the in-flight table until SQS has been told. */
 #include "tad/daemon.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -381,14 +380,13 @@ static void wake_main(struct daemon *d)
     (void)n; /* an eventfd write only fails when the counter is saturated: already awake */
 }
 
-/* Sleeps ms in slices unless the receiver is told to stop. */
+/* Sleeps ms unless the receiver is told to stop, showing it is alive every second. */
 static void receiver_pause(struct daemon *d, uint64_t ms)
 {
-    while (ms > 0 && !atomic_load(&d->stop_receiving)) {
-        uint64_t slice = ms < 200 ? ms : 200;
-        struct timespec ts = {0, (long)slice * 1000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
+    while (ms > 0) {
+        uint64_t slice = ms < 1000 ? ms : 1000;
+        if (!tad_pause_ms(slice, &d->stop_receiving))
+            return;
         ms -= slice;
         beat(d);
     }

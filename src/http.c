@@ -80,9 +80,9 @@ static bool is_cancelled(const struct tad_http *h)
     return h->cancel && atomic_load(h->cancel) != 0;
 }
 
-bool tad_http_cancelled(const struct tad_http *h)
+const atomic_int *tad_http_cancel_flag(const struct tad_http *h)
 {
-    return h && is_cancelled(h);
+    return h ? h->cancel : NULL;
 }
 
 static void set_cb_err(struct xfer *x, tad_err err, const char *fmt, ...) TAD_PRINTF(3, 4);

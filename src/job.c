@@ -149,43 +149,43 @@ static void write_report(struct object_run *o, tad_err e)
     }
 }
 
-static const char *version_of(const struct tad_event_job *ev);
-
-/* Streams the object through the pipeline; an EventBridge key that may be form-encoded and
- * is missing is tried once more decoded (SPEC section 5). On success o->key is the key used. */
-static tad_err ingest(struct object_run *o, const struct tad_route_table *table, char **decoded)
-{
-    struct tad_pipeline_opts po;
-    tad_ingest_opts(o->rt.format, o->cfg, o->key, &po);
-    po.cancel = o->ctx->cancel;
-    struct tad_upload_env *env = o->ctx->env;
-    tad_err e = tad_ingest_s3(env->aws, o->ctx->http, o->ev->bucket, o->key, version_of(o->ev), &po,
-                              &o->res, NULL, &o->ei);
-    if (e != TAD_ERR_NOT_FOUND || !o->ev->key_maybe_encoded || *decoded)
-        return e;
-    size_t dlen = 0;
-    struct tad_errinfo dei;
-    tad_errinfo_clear(&dei);
-    if (tad_event_key_decode(o->ev->key, o->ev->key_len, decoded, &dlen, &dei) != TAD_OK)
-        return e;
-    struct tad_route rt2;
-    if (tad_route_resolve(table, *decoded, dlen, &rt2, &dei) != TAD_OK || rt2.kind != TAD_ROUTE_JOB)
-        return e;
-    log_debug("object missing under its key as sent; trying the form-decoded key");
-    o->key = *decoded;
-    o->rt = rt2;
-    tad_ingest_opts(o->rt.format, o->cfg, o->key, &po);
-    po.cancel = o->ctx->cancel;
-    tad_errinfo_clear(&o->ei);
-    return tad_ingest_s3(env->aws, o->ctx->http, o->ev->bucket, o->key, version_of(o->ev), &po,
-                         &o->res, NULL, &o->ei);
-}
-
 /* The version to read: an event's "null" version id names the object of an unversioned
  * bucket (some emulators send it), which a plain GET reads. */
 static const char *version_of(const struct tad_event_job *ev)
 {
     return ev->version_id && strcmp(ev->version_id, "null") != 0 ? ev->version_id : NULL;
+}
+
+/* Streams the object under o->key through the pipeline with o->rt's format. */
+static tad_err ingest_key(struct object_run *o)
+{
+    struct tad_pipeline_opts po;
+    tad_ingest_opts(o->rt.format, o->cfg, o->key, &po);
+    po.cancel = o->ctx->cancel;
+    tad_errinfo_clear(&o->ei);
+    return tad_ingest_s3(o->ctx->env->aws, o->ctx->http, o->ev->bucket, o->key, version_of(o->ev),
+                         &po, &o->res, NULL, &o->ei);
+}
+
+/* Streams the object through the pipeline; an EventBridge key that may be form-encoded and
+ * is missing is tried once more decoded (SPEC section 5). On success o->key is the key used;
+ * *decoded (new) holds the decoded key when it was tried. */
+static tad_err ingest(struct object_run *o, const struct tad_route_table *table, char **decoded)
+{
+    tad_err e = ingest_key(o);
+    if (e != TAD_ERR_NOT_FOUND || !o->ev->key_maybe_encoded)
+        return e;
+    size_t dlen = 0;
+    struct tad_errinfo dei;
+    tad_errinfo_clear(&dei);
+    struct tad_route rt2;
+    if (tad_event_key_decode(o->ev->key, o->ev->key_len, decoded, &dlen, &dei) != TAD_OK ||
+        tad_route_resolve(table, *decoded, dlen, &rt2, &dei) != TAD_OK || rt2.kind != TAD_ROUTE_JOB)
+        return e;
+    log_debug("object missing under its key as sent; trying the form-decoded key");
+    o->key = *decoded;
+    o->rt = rt2;
+    return ingest_key(o);
 }
 
 static bool under_report_prefix(const struct tad_config *cfg, const char *key)

@@ -2,6 +2,7 @@
  * Pure except for the default RNG, which keeps its state per thread. */
 #include "tad/retry.h"
 
+#include <errno.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -119,4 +120,20 @@ unsigned tad_retry_release_delay_s(unsigned receive_count)
     for (unsigned i = 1; i < receive_count && d < 900; i++)
         d *= 2;
     return d < 900 ? d : 900;
+}
+
+#define PAUSE_SLICE_MS 100u
+
+bool tad_pause_ms(uint64_t ms, const atomic_int *cancel)
+{
+    while (ms > 0) {
+        if (cancel && atomic_load(cancel))
+            return false;
+        uint64_t step = ms < PAUSE_SLICE_MS ? ms : PAUSE_SLICE_MS;
+        struct timespec ts = {(time_t)(step / 1000u), (long)(step % 1000u) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        ms -= step;
+    }
+    return !(cancel && atomic_load(cancel));
 }

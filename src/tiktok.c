@@ -23,7 +23,6 @@
 #define BODY_CAP (16u * 1024u * 1024u)
 #define LIST_PAGE_SIZE 100u
 #define LIST_MAX_PAGES 1000u
-#define PAUSE_SLICE_MS 100u
 
 struct tad_tiktok {
     char *api_base; /* without a trailing slash */
@@ -187,18 +186,7 @@ const struct tad_retry_policy *tad_tiktok_retry_policy(const struct tad_tiktok *
 
 tad_err tad_tiktok_pause(const struct tad_tiktok *tt, uint64_t ms)
 {
-    while (ms > 0) {
-        if (tt->cancel && atomic_load(tt->cancel))
-            return TAD_ERR_CANCELLED;
-        uint64_t step = ms < PAUSE_SLICE_MS ? ms : PAUSE_SLICE_MS;
-        struct timespec ts = {(time_t)(step / 1000u), (long)(step % 1000u) * 1000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
-        ms -= step;
-    }
-    if (tt->cancel && atomic_load(tt->cancel))
-        return TAD_ERR_CANCELLED;
-    return TAD_OK;
+    return tad_pause_ms(ms, tt->cancel) ? TAD_OK : TAD_ERR_CANCELLED;
 }
 
 static bool all_digits(const char *s, size_t max)

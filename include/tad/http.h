@@ -154,8 +154,8 @@ void tad_http_global_cleanup(void);
 
 /* Creates a client. opts is borrowed (NULL = defaults); *ret is new (tad_http_free). */
 TAD_MUST_CHECK tad_err tad_http_new(const struct tad_http_opts *opts, struct tad_http **ret);
-/* True when the client's cancel flag is set (sleeps between retries check it). */
-bool tad_http_cancelled(const struct tad_http *h);
+/* The client's cancel flag (borrowed, may be NULL), for sleeps between retries. */
+const atomic_int *tad_http_cancel_flag(const struct tad_http *h);
 
 /* Closes the client's connections; NULL is fine. */
 void tad_http_free(struct tad_http *h);

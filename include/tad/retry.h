@@ -8,6 +8,7 @@
 #define TAD_RETRY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,10 @@ struct tad_rng {
 
 /* Milliseconds on the monotonic clock (ctx unused; fits clock-callback slots). */
 uint64_t tad_mono_ms(void *ctx);
+
+/* Sleeps ms milliseconds in slices of at most 100 ms, returning early when *cancel (may be
+ * NULL) becomes non-zero. Returns false if it was cancelled (before or during the sleep). */
+bool tad_pause_ms(uint64_t ms, const atomic_int *cancel);
 
 /* A per-thread xorshift generator seeded from getrandom(); good enough for jitter. */
 const struct tad_rng *tad_rng_default(void);

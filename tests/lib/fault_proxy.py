@@ -37,6 +37,16 @@ faults = []
 hits = []
 
 
+def parse_head(head):
+    """Splits a request or status head into its first line and lower-cased headers."""
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return lines[0], hdrs
+
+
 def read_request(sock, buf):
     """Reads one request (head + Content-Length body) from sock; returns (raw, head, rest)."""
     while b"\r\n\r\n" not in buf:
@@ -45,11 +55,7 @@ def read_request(sock, buf):
             return None, None, b""
         buf += chunk
     head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    hdrs = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        hdrs[k.strip().lower()] = v.strip()
+    first, hdrs = parse_head(head)
     n = int(hdrs.get("content-length", "0") or 0)
     while len(rest) < n:
         chunk = sock.recv(65536)
@@ -57,7 +63,7 @@ def read_request(sock, buf):
             break
         rest += chunk
     body, extra = rest[:n], rest[n:]
-    return head + b"\r\n\r\n" + body, (lines[0], hdrs, body), extra
+    return head + b"\r\n\r\n" + body, (first, hdrs, body), extra
 
 
 def read_response(sock, buf, head_only):
@@ -68,10 +74,7 @@ def read_response(sock, buf, head_only):
             return buf, b""
         buf += chunk
     head, _, rest = buf.partition(b"\r\n\r\n")
-    hdrs = {}
-    for line in head.decode("latin-1").split("\r\n")[1:]:
-        k, _, v = line.partition(":")
-        hdrs[k.strip().lower()] = v.strip()
+    _, hdrs = parse_head(head)
     if head_only:
         return head + b"\r\n\r\n", rest
     if hdrs.get("transfer-encoding", "").lower() == "chunked":

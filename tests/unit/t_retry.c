@@ -130,9 +130,25 @@ static void error_classification(void **state)
     assert_string_equal(small, "abc");
 }
 
+/* The shared cancellable sleep: sleeps the time asked, or returns at once when cancelled. */
+static void pause_sleeps_or_stops_when_cancelled(void **state)
+{
+    (void)state;
+    atomic_int flag = 0;
+    uint64_t t0 = tad_mono_ms(NULL);
+    assert_true(tad_pause_ms(120, &flag));
+    assert_true(tad_mono_ms(NULL) - t0 >= 120);
+    assert_true(tad_pause_ms(0, NULL));
+    atomic_store(&flag, 1);
+    t0 = tad_mono_ms(NULL);
+    assert_false(tad_pause_ms(60000, &flag));
+    assert_true(tad_mono_ms(NULL) - t0 < 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pause_sleeps_or_stops_when_cancelled),
         cmocka_unit_test(backoff_ceiling_doubles_then_caps),
         cmocka_unit_test(full_jitter_spreads_over_range),
         cmocka_unit_test(retry_after_hint_wins_but_is_capped),
